@@ -1,0 +1,171 @@
+"""The one database interface fitsflow's repositories talk to.
+
+Two adapters implement it — :mod:`pipeline.db.sqlite` (aiosqlite) and
+:mod:`pipeline.db.postgres` (asyncpg). SQL is written once with ``:name``
+placeholders (see :mod:`pipeline.db.sql`); results are plain mappings; driver
+errors are translated into :mod:`pipeline.errors` inside the adapters, with
+the original kept as ``__cause__``.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import random
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from pipeline.db.sql import Dialect
+from pipeline.errors import DatabaseBusy, DatabaseUnavailable, PoolExhausted, SerializationFailure
+
+__all__ = ["Connection", "Database", "Params", "PoolStats", "Row"]
+
+Row = Mapping[str, Any]
+Params = Mapping[str, Any]
+T = TypeVar("T")
+
+#: Transient database conditions that re-running the same transaction can clear.
+RETRYABLE = (DatabaseBusy, SerializationFailure, PoolExhausted, DatabaseUnavailable)
+
+
+@dataclass(frozen=True, slots=True)
+class PoolStats:
+    """A snapshot of a connection pool, for the status endpoint and metrics."""
+
+    size: int
+    max_size: int
+    in_use: int
+    idle: int
+    waiting: int
+    acquired_total: int
+    acquire_wait_seconds_total: float
+    acquire_wait_seconds_max: float
+    exhausted_total: int
+    recycled_total: int
+
+
+class Connection(abc.ABC):
+    """One connection, usually inside a transaction; all SQL uses ``:name``."""
+
+    @abc.abstractmethod
+    async def execute(self, sql: str, params: Params | None = None) -> int:
+        """Run one statement; returns the number of rows it changed."""
+
+    @abc.abstractmethod
+    async def execute_many(self, sql: str, rows: Sequence[Params]) -> None:
+        """Run one statement once per parameter mapping in ``rows``."""
+
+    @abc.abstractmethod
+    async def fetch_all(self, sql: str, params: Params | None = None) -> list[Row]:
+        """Every row the statement returns."""
+
+    @abc.abstractmethod
+    async def fetch_one(self, sql: str, params: Params | None = None) -> Row | None:
+        """The first row, or None."""
+
+    @abc.abstractmethod
+    async def fetch_value(self, sql: str, params: Params | None = None) -> Any:
+        """The first column of the first row, or None."""
+
+    @abc.abstractmethod
+    async def lock_key(self, key: str) -> None:
+        """Serialise transactions that touch ``key`` until this one ends.
+
+        PostgreSQL takes a transaction-scoped advisory lock; SQLite needs
+        nothing (a write transaction already excludes every other writer).
+        """
+
+
+class Database(abc.ABC):
+    """A connected database: transactions, one-off statements, pool statistics."""
+
+    dialect: Dialect
+    url: str
+
+    @abc.abstractmethod
+    async def connect(self) -> None:
+        """Open connections (idempotent); DatabaseUnavailable when unreachable."""
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Close every connection; waits for connections in use to come back."""
+
+    @abc.abstractmethod
+    def transaction(self, *, write: bool = True) -> AbstractAsyncContextManager[Connection]:
+        """``async with db.transaction() as tx:`` commits on exit, rolls back on error.
+
+        ``write=False`` promises the body only reads (SQLite then does not take
+        the write lock).
+        """
+
+    @abc.abstractmethod
+    def connection(self) -> AbstractAsyncContextManager[Connection]:
+        """A pooled connection in autocommit mode (each statement its own transaction)."""
+
+    @abc.abstractmethod
+    def stats(self) -> PoolStats:
+        """The pool's current statistics."""
+
+    async def ping(self) -> None:
+        """Raise DatabaseUnavailable (or another transient error) if unusable."""
+        async with self.connection() as conn:
+            await conn.fetch_value("SELECT 1")
+
+    async def run_in_transaction(
+        self,
+        work: Callable[[Connection], Awaitable[T]],
+        *,
+        retry_for: float | None = None,
+        write: bool = True,
+    ) -> T:
+        """Run ``work`` in a transaction, re-running it on retryable conditions.
+
+        Busy/locked databases, serialization failures, deadlocks, pool
+        exhaustion and dropped connections are retried with exponential
+        backoff and jitter for up to ``retry_for`` seconds (the adapter's
+        ``busy_retry_seconds`` when None); after that the last error is raised.
+        """
+        budget = self.default_retry_seconds if retry_for is None else retry_for
+        deadline = time.monotonic() + budget
+        delay = 0.01
+        while True:
+            try:
+                async with self.transaction(write=write) as tx:
+                    return await work(tx)
+            except RETRYABLE:
+                if time.monotonic() + delay > deadline:
+                    raise
+            await asyncio.sleep(delay * (0.5 + random.random()))
+            delay = min(delay * 2, 1.0)
+
+    @property
+    def default_retry_seconds(self) -> float:
+        return 30.0
+
+    # One-off statements, each in its own connection and transaction.
+
+    async def execute(self, sql: str, params: Params | None = None) -> int:
+        async with self.connection() as conn:
+            return await conn.execute(sql, params)
+
+    async def fetch_all(self, sql: str, params: Params | None = None) -> list[Row]:
+        async with self.connection() as conn:
+            return await conn.fetch_all(sql, params)
+
+    async def fetch_one(self, sql: str, params: Params | None = None) -> Row | None:
+        async with self.connection() as conn:
+            return await conn.fetch_one(sql, params)
+
+    async def fetch_value(self, sql: str, params: Params | None = None) -> Any:
+        async with self.connection() as conn:
+            return await conn.fetch_value(sql, params)
+
+    async def __aenter__(self) -> Database:
+        await self.connect()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()

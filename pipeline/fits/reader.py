@@ -1,0 +1,273 @@
+"""Reading every HDU header of a FITS file without loading its data.
+
+Headers are read block by block up to their END card; each HDU's data size
+comes from its mandatory keywords and the data is passed over (hashed, and
+summed where CHECKSUM/DATASUM ask for it), never kept. A file shorter than its
+headers imply is ``TruncatedFits`` — astropy opens such files with a warning,
+fitsflow does not record them. Every input is bounded by the reader settings.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from pipeline.errors import (
+    EmptyFile,
+    FileNotComplete,
+    LimitExceeded,
+    MalformedHeader,
+    TruncatedFits,
+)
+from pipeline.fits.cards import CARD_LENGTH, parse_cards
+from pipeline.fits.checksum import OnesComplementSum, checksum_verdict, sum32
+from pipeline.fits.model import FitsFile, Hdu, ReadWarning
+from pipeline.fits.sniff import sniff
+from pipeline.fits.source import ByteSource, Deadline, GzipSource, PlainSource, RawChunks
+from pipeline.fits.structure import BLOCK_SIZE, HduLayout, describe_hdu, first_values
+from pipeline.paths import open_regular, resolve_within
+from pipeline.settings import ReaderSettings
+
+__all__ = ["read_fits"]
+
+_CARDS_PER_BLOCK = BLOCK_SIZE // CARD_LENGTH
+_KEYWORD_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
+_PRINTABLE = bytes(range(0x20, 0x7F))
+
+
+class _TrailingBytes(Exception):
+    """Bytes after the last HDU that do not begin another extension."""
+
+
+def read_fits(
+    path: str | os.PathLike[str],
+    limits: ReaderSettings,
+    roots: Sequence[Path] | None = None,
+) -> FitsFile:
+    """Read every header of the file at ``path``.
+
+    ``roots`` (resolved directories) confine where ``path`` may resolve to.
+    Raises the permanent errors of :mod:`pipeline.errors` for bad input and
+    ``FileNotComplete`` when the file changes while it is read.
+    """
+    resolved = resolve_within(path, roots)
+    file, before = open_regular(resolved)
+    with file:
+        if before.st_size == 0:
+            raise EmptyFile(f"{path} is empty (0 bytes)", details={"path": str(path)})
+        deadline = Deadline(limits.max_seconds_per_file)
+        raw = RawChunks(file, limits.chunk_bytes, deadline)
+        compression = sniff(raw.peek()[:BLOCK_SIZE])
+        source: ByteSource
+        if compression == "gzip":
+            source = GzipSource(raw, limits.max_inflated_bytes, limits.chunk_bytes)
+        else:
+            source = PlainSource(raw)
+        try:
+            hdus, notes = _read_hdus(
+                source, limits, before.st_size if compression == "fits" else None
+            )
+        except TruncatedFits as error:
+            _require_unchanged(file, before, str(path), cause=error)
+            raise
+        _require_unchanged(file, before, str(path))
+    return FitsFile(
+        path=str(path),
+        size=raw.bytes_read,
+        mtime=before.st_mtime,
+        sha256=raw.sha256.hexdigest(),
+        compression="none" if compression == "fits" else compression,
+        hdus=tuple(hdus),
+        warnings=tuple(notes),
+    )
+
+
+def _require_unchanged(
+    file: object, before: os.stat_result, path: str, cause: BaseException | None = None
+) -> None:
+    after = os.fstat(file.fileno())  # type: ignore[attr-defined]
+    if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
+        raise FileNotComplete(
+            f"{path} changed while it was read (size {before.st_size} -> {after.st_size})",
+            details={"path": path, "size_before": before.st_size, "size_after": after.st_size},
+        ) from cause
+
+
+def _read_hdus(
+    source: ByteSource, limits: ReaderSettings, file_size: int | None
+) -> tuple[list[Hdu], list[ReadWarning]]:
+    hdus: list[Hdu] = []
+    notes: list[ReadWarning] = []
+    while True:
+        header_offset = source.position
+        try:
+            header = _read_header(source, len(hdus), limits.max_header_cards)
+        except _TrailingBytes as trailing:
+            extra = len(trailing.args[0]) + source.drain()
+            notes.append(
+                ReadWarning(
+                    "trailing_bytes",
+                    f"{extra} bytes after the last HDU do not form an extension; ignored",
+                )
+            )
+            break
+        if header is None:
+            break
+        if len(hdus) >= limits.max_hdus:
+            raise LimitExceeded(
+                f"file has more than max_hdus ({limits.max_hdus}) HDUs",
+                details={"limit": "max_hdus", "value": limits.max_hdus},
+            )
+        hdus.append(_read_hdu(source, header, header_offset, len(hdus), limits, file_size, notes))
+    _check_announced_extensions(hdus, limits.trust_nextend, notes)
+    return hdus, notes
+
+
+def _read_hdu(
+    source: ByteSource,
+    header: bytes,
+    header_offset: int,
+    index: int,
+    limits: ReaderSettings,
+    file_size: int | None,
+    notes: list[ReadWarning],
+) -> Hdu:
+    end_card = _end_card_index(header)
+    cards, card_notes = parse_cards(header[: end_card * CARD_LENGTH])
+    notes.extend(ReadWarning(note.code, note.message, index) for note in card_notes)
+    values = first_values(cards)
+    layout = describe_hdu(values, index)
+    data_offset = source.position
+    _check_data_fits(source, layout, index, data_offset, limits, file_size)
+    wants_sum = limits.verify_checksums and ("CHECKSUM" in values or "DATASUM" in values)
+    data_sum = OnesComplementSum() if wants_sum else None
+    padded = layout.padded_data_size
+    skipped = source.skip(padded, data_sum.update if data_sum else None)
+    if skipped < padded:
+        raise TruncatedFits(
+            f"HDU {index}: data ends after {skipped} of {padded} bytes the header implies",
+            details={
+                "hdu": index,
+                "expected": data_offset + padded,
+                "actual": data_offset + skipped,
+            },
+        )
+    checksum = "absent"
+    if data_sum is not None:
+        checksum = checksum_verdict(values, sum32(header), data_sum.total)
+        if checksum == "bad":
+            notes.append(
+                ReadWarning(
+                    "checksum_mismatch", f"HDU {index}: CHECKSUM/DATASUM do not match", index
+                )
+            )
+    return Hdu(
+        index=index,
+        layout=layout,
+        cards=tuple(cards),
+        header_offset=header_offset,
+        data_offset=data_offset,
+        checksum=checksum,
+    )
+
+
+def _check_data_fits(
+    source: ByteSource,
+    layout: HduLayout,
+    index: int,
+    data_offset: int,
+    limits: ReaderSettings,
+    file_size: int | None,
+) -> None:
+    """Refuse impossible sizes before passing over a byte of data."""
+    end = data_offset + layout.padded_data_size
+    if file_size is not None and end > file_size:
+        raise TruncatedFits(
+            f"HDU {index}: headers imply at least {end} bytes, the file has {file_size}",
+            details={"hdu": index, "expected": end, "actual": file_size},
+        )
+    if file_size is None and end > limits.max_inflated_bytes:
+        raise LimitExceeded(
+            f"HDU {index}: data would inflate to {end} bytes, beyond max_inflated_bytes "
+            f"({limits.max_inflated_bytes})",
+            details={
+                "limit": "max_inflated_bytes",
+                "value": limits.max_inflated_bytes,
+                "hdu": index,
+            },
+        )
+
+
+def _read_header(source: ByteSource, index: int, max_cards: int) -> bytes | None:
+    """The header blocks of HDU ``index`` up to and including END; None at EOF."""
+    blocks: list[bytes] = []
+    while True:
+        block = source.read(BLOCK_SIZE)
+        if not blocks and index > 0:
+            if not block:
+                return None
+            if len(block) == BLOCK_SIZE and not block.startswith(b"XTENSION"):
+                raise _TrailingBytes(block)
+        if len(block) < BLOCK_SIZE:
+            # As astropy does, a partial block where a header could start means
+            # the file was cut, whatever those bytes are.
+            raise TruncatedFits(
+                f"HDU {index}: header ends after {len(blocks) * BLOCK_SIZE + len(block)} bytes, "
+                "before its END card",
+                details={"hdu": index, "offset": source.position},
+            )
+        blocks.append(block)
+        if _end_card_index(block) >= 0:
+            return b"".join(blocks)
+        if len(blocks) * _CARDS_PER_BLOCK > max_cards:
+            raise LimitExceeded(
+                f"HDU {index}: header has more than max_header_cards ({max_cards}) cards",
+                details={"limit": "max_header_cards", "value": max_cards, "hdu": index},
+            )
+        if _looks_binary(block):
+            raise MalformedHeader(
+                f"HDU {index}: no END card before non-header bytes at offset "
+                f"{source.position - BLOCK_SIZE}",
+                details={"hdu": index, "offset": source.position - BLOCK_SIZE},
+            )
+
+
+def _end_card_index(data: bytes) -> int:
+    """Index of the END card among ``data``'s cards, or -1.
+
+    Like astropy, ``END`` followed by anything that cannot continue a keyword
+    counts (an END card with junk after it is still the end).
+    """
+    position = data.find(b"END")
+    while position >= 0:
+        if position % CARD_LENGTH == 0:
+            rest = data[position + 3 : position + CARD_LENGTH].lstrip(b" ")
+            if not rest or rest[0] not in _KEYWORD_BYTES:
+                return position // CARD_LENGTH
+        position = data.find(b"END", position + 1)
+    return -1
+
+
+def _looks_binary(block: bytes) -> bool:
+    """Whether most keyword fields of ``block`` hold non-printable bytes."""
+    fields = b"".join(block[i : i + 8] for i in range(0, BLOCK_SIZE, CARD_LENGTH))
+    return len(fields.translate(None, _PRINTABLE)) > len(fields) // 4
+
+
+def _check_announced_extensions(
+    hdus: list[Hdu], trust_nextend: bool, notes: list[ReadWarning]
+) -> None:
+    """A plain file cut exactly at an HDU boundary betrays itself only by NEXTEND."""
+    announced = hdus[0].values().get("NEXTEND") if hdus else None
+    if not isinstance(announced, int) or isinstance(announced, bool):
+        return
+    present = len(hdus) - 1
+    if present >= announced:
+        return
+    message = f"primary header announces NEXTEND = {announced} extensions, the file holds {present}"
+    if trust_nextend:
+        raise TruncatedFits(
+            message, details={"expected_extensions": announced, "actual_extensions": present}
+        )
+    notes.append(ReadWarning("nextend_mismatch", message, 0))

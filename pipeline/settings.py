@@ -1,0 +1,169 @@
+"""The one typed settings object.
+
+Precedence, lowest first: the defaults written here (mirrored, with comments,
+in ``config/fitsflow.toml``), then the TOML file, then ``FITSFLOW_*``
+environment variables (``FITSFLOW_<SECTION>_<KEY>``, e.g.
+``FITSFLOW_DATABASE_URL``), then command-line flags. Only :func:`load_settings`
+reads the environment or the file; library code receives a :class:`Settings`.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pydantic
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from pipeline.errors import ValidationError
+
+__all__ = [
+    "DEFAULT_CONFIG_FILE",
+    "ENV_PREFIX",
+    "DatabaseSettings",
+    "ReaderSettings",
+    "Settings",
+    "load_settings",
+]
+
+ENV_PREFIX = "FITSFLOW_"
+#: The file read when neither ``--config`` nor ``FITSFLOW_CONFIG`` names one.
+DEFAULT_CONFIG_FILE = Path(__file__).resolve().parent.parent / "config" / "fitsflow.toml"
+
+_SECTION = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatabaseSettings(BaseModel):
+    """Where products and jobs are recorded, and how connections are pooled."""
+
+    model_config = _SECTION
+
+    url: str = "sqlite:///fitsflow.db"
+    pool_min_size: int = Field(default=1, ge=0)
+    pool_max_size: int = Field(default=10, ge=1)
+    acquire_timeout: float = Field(default=10.0, gt=0)
+    connect_timeout: float = Field(default=10.0, gt=0)
+    statement_timeout: float = Field(default=60.0, gt=0)
+    max_queries_per_connection: int = Field(default=50_000, ge=1)
+    max_idle_seconds: float = Field(default=300.0, ge=0)
+    health_check_after_idle_seconds: float = Field(default=30.0, ge=0)
+    sqlite_busy_timeout: float = Field(default=5.0, ge=0)
+    busy_retry_seconds: float = Field(default=30.0, ge=0)
+
+    @field_validator("url")
+    @classmethod
+    def _known_scheme(cls, url: str) -> str:
+        if url.startswith("sqlite:///") or url.startswith(("postgresql://", "postgres://")):
+            return url
+        raise ValueError("must start with sqlite:/// or postgresql://")
+
+    @pydantic.model_validator(mode="after")
+    def _pool_bounds(self) -> DatabaseSettings:
+        if self.pool_min_size > self.pool_max_size:
+            raise ValueError("pool_min_size must not exceed pool_max_size")
+        return self
+
+
+class ReaderSettings(BaseModel):
+    """Bounds that keep any input from hanging a worker or exhausting memory."""
+
+    model_config = _SECTION
+
+    max_header_cards: int = Field(default=100_000, ge=36)
+    max_hdus: int = Field(default=1_000, ge=1)
+    max_inflated_bytes: int = Field(default=4 * 1024**3, ge=2880)
+    max_seconds_per_file: float = Field(default=60.0, gt=0)
+    chunk_bytes: int = Field(default=1024 * 1024, ge=2880)
+    verify_checksums: bool = True
+    #: Fail a file holding fewer extensions than its NEXTEND announces (the
+    #: only sign of a plain file cut at an HDU boundary); off: only warn.
+    trust_nextend: bool = True
+
+
+class Settings(BaseSettings):
+    """Every setting of fitsflow, grouped by the part of the system it steers."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="_",
+        env_nested_max_split=1,
+        extra="forbid",
+        frozen=True,
+    )
+
+    database: DatabaseSettings = DatabaseSettings()
+    reader: ReaderSettings = ReaderSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if _toml_path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=_toml_path))
+        return tuple(sources)
+
+
+# Set only for the duration of one load_settings() call: pydantic-settings asks
+# the class, not the instance, for its sources.
+_toml_path: Path | None = None
+_loading = threading.Lock()
+
+
+def load_settings(
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
+    *,
+    config_file: str | os.PathLike[str] | None = None,
+) -> Settings:
+    """Build the settings from file, environment and ``overrides`` (CLI flags).
+
+    ``overrides`` is ``{"section": {"key": value}}``; keys whose value is None
+    are ignored so unset flags do not mask lower layers. Raises
+    :class:`~pipeline.errors.ValidationError` naming every bad setting.
+    """
+    global _toml_path
+    chosen = config_file or os.environ.get(ENV_PREFIX + "CONFIG")
+    path = Path(chosen) if chosen else DEFAULT_CONFIG_FILE
+    if chosen and not path.is_file():
+        raise ValidationError(f"config file {path} does not exist", details={"setting": "config"})
+    cleaned = {
+        section: {key: value for key, value in values.items() if value is not None}
+        for section, values in (overrides or {}).items()
+    }
+    toml = path if path.is_file() else None
+    with _loading:
+        _toml_path = toml
+        try:
+            return Settings.model_validate({k: v for k, v in cleaned.items() if v})
+        except pydantic.ValidationError as error:
+            raise _explain(error, toml) from error
+        finally:
+            _toml_path = None
+
+
+def _explain(error: pydantic.ValidationError, toml: Path | None) -> ValidationError:
+    problems = []
+    for item in error.errors():
+        dotted = ".".join(str(part) for part in item["loc"])
+        env_name = ENV_PREFIX + "_".join(str(part) for part in item["loc"]).upper()
+        message = item["msg"].removeprefix("Value error, ")
+        problems.append(f"setting {dotted} ({env_name}): {message} (got {item.get('input')!r})")
+    where = f" [config file: {toml}]" if toml else ""
+    return ValidationError(
+        "invalid settings" + where + ":\n  " + "\n  ".join(problems),
+        details={"settings": [".".join(map(str, i["loc"])) for i in error.errors()]},
+    )

@@ -1,0 +1,1 @@
+"""Dramatiq broker set-up, middleware and actors."""
