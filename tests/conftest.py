@@ -1,0 +1,5 @@
+"""Shared fixtures; each support module below is a pytest plugin of its own."""
+
+pytest_plugins = [
+    "tests.support.databases",
+]
