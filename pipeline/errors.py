@@ -27,8 +27,9 @@ the status API answers with). Classification is by class, never by message::
         ├── ValidationError            validation_error       400
         ├── NotFound                   not_found              404
         ├── Forbidden                  forbidden              403
-        └── DatabaseError              database_error         500
-            └── IntegrityViolation     integrity_violation    409
+        ├── DatabaseError              database_error         500
+        │   └── IntegrityViolation     integrity_violation    409
+        └── InternalError              internal_error         500
 
 Driver and library exceptions (sqlite3, asyncpg, zlib, OSError, redis, pika)
 are translated into this tree where they enter fitsflow — the database
@@ -54,6 +55,7 @@ __all__ = [
     "FitsflowError",
     "Forbidden",
     "IntegrityViolation",
+    "InternalError",
     "LimitExceeded",
     "MalformedHeader",
     "NotFits",
@@ -254,6 +256,13 @@ class IntegrityViolation(DatabaseError):
 
     code = "integrity_violation"
     http_status = 409
+
+
+class InternalError(PermanentError):
+    """A defect in fitsflow itself met this input; reported, never retried blindly."""
+
+    code = "internal_error"
+    http_status = 500
 
 
 def is_transient(error: BaseException) -> bool:

@@ -30,6 +30,7 @@ __all__ = [
     "DEFAULT_CONFIG_FILE",
     "ENV_PREFIX",
     "DatabaseSettings",
+    "FilesSettings",
     "ReaderSettings",
     "Settings",
     "load_settings",
@@ -89,6 +90,28 @@ class ReaderSettings(BaseModel):
     trust_nextend: bool = True
 
 
+DEFAULT_INCLUDE = ("*.fits", "*.fit", "*.fts", "*.fits.gz", "*.fit.gz", "*.fts.gz", "*.fz")
+DEFAULT_IGNORE = (".*", "*.tmp", "*.part", "*.partial", "*.crdownload", "*~")
+
+
+class FilesSettings(BaseModel):
+    """Which files under a directory are candidates (matched on the file name,
+    case-insensitively). A file named explicitly on the command line is always
+    a candidate."""
+
+    model_config = _SECTION
+
+    include: tuple[str, ...] = DEFAULT_INCLUDE
+    ignore: tuple[str, ...] = DEFAULT_IGNORE
+
+    @field_validator("include")
+    @classmethod
+    def _not_empty(cls, patterns: tuple[str, ...]) -> tuple[str, ...]:
+        if not patterns:
+            raise ValueError("must name at least one pattern")
+        return patterns
+
+
 class Settings(BaseSettings):
     """Every setting of fitsflow, grouped by the part of the system it steers."""
 
@@ -102,6 +125,7 @@ class Settings(BaseSettings):
 
     database: DatabaseSettings = DatabaseSettings()
     reader: ReaderSettings = ReaderSettings()
+    files: FilesSettings = FilesSettings()
 
     @classmethod
     def settings_customise_sources(

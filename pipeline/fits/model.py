@@ -58,6 +58,8 @@ class FitsFile:
     size: int
     mtime: float
     sha256: str
+    #: Exact modification time (the float ``mtime`` cannot hold nanoseconds).
+    mtime_ns: int
     compression: str  # "none" | "gzip"
     hdus: tuple[Hdu, ...]
     warnings: tuple[ReadWarning, ...] = field(default=())

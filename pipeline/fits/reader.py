@@ -76,6 +76,7 @@ def read_fits(
         path=str(path),
         size=raw.bytes_read,
         mtime=before.st_mtime,
+        mtime_ns=before.st_mtime_ns,
         sha256=raw.sha256.hexdigest(),
         compression="none" if compression == "fits" else compression,
         hdus=tuple(hdus),

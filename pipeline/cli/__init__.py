@@ -1,0 +1,1 @@
+"""The ``fitsflow`` command line."""

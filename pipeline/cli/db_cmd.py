@@ -1,0 +1,74 @@
+"""``fitsflow db``: upgrade, downgrade, current, history of the schema."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from pipeline.cli.common import (
+    ConfigOption,
+    DatabaseUrlOption,
+    JsonOption,
+    load,
+    print_json,
+    reports_errors,
+)
+from pipeline.db import migrate
+
+app = typer.Typer(help="Manage the database schema (Alembic migrations).", no_args_is_help=True)
+
+
+@app.command()
+@reports_errors
+def upgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
+    database_url: DatabaseUrlOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Migrate the database up to REVISION (default: the newest)."""
+    url = load(config, database_url).database.url
+    migrate.upgrade(url, revision)
+    typer.echo(f"database at revision {migrate.current_revision(url)}")
+
+
+@app.command()
+@reports_errors
+def downgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision, -1 for one step, or base.")],
+    database_url: DatabaseUrlOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Migrate the database down to REVISION (``base`` removes every table)."""
+    url = load(config, database_url).database.url
+    migrate.downgrade(url, revision)
+    typer.echo(f"database at revision {migrate.current_revision(url) or 'base'}")
+
+
+@app.command()
+@reports_errors
+def current(
+    database_url: DatabaseUrlOption = None,
+    config: ConfigOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Show the database's revision and the newest one this fitsflow knows."""
+    url = load(config, database_url).database.url
+    revision, head = migrate.current_revision(url), migrate.head_revision()
+    if json_output:
+        print_json({"current": revision, "head": head, "up_to_date": revision == head})
+        return
+    state = "up to date" if revision == head else f"behind head {head}"
+    typer.echo(f"{revision or 'base (empty)'} ({state})")
+
+
+@app.command()
+@reports_errors
+def history(json_output: JsonOption = False) -> None:
+    """List the revisions, newest first."""
+    entries = migrate.history()
+    if json_output:
+        print_json([{"revision": r, "down_revision": d, "message": m} for r, d, m in entries])
+        return
+    for revision, down, message in entries:
+        typer.echo(f"{down or 'base'} -> {revision}  {message}")

@@ -1,0 +1,126 @@
+"""Running Alembic from fitsflow: upgrade, downgrade, current, history.
+
+The revision chain lives in ``migrations/`` beside ``alembic.ini`` at the
+project root; both databases share it. These functions are synchronous (Alembic
+runs its own event loop for the async drivers): call them before starting one.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+from pipeline.errors import DatabaseError
+
+__all__ = [
+    "ALEMBIC_INI",
+    "alembic_config",
+    "current_revision",
+    "downgrade",
+    "ensure_schema",
+    "head_revision",
+    "history",
+    "sqlalchemy_url",
+    "upgrade",
+]
+
+ALEMBIC_INI = Path(__file__).resolve().parents[2] / "alembic.ini"
+
+
+def sqlalchemy_url(url: str) -> str:
+    """fitsflow's database URL spelled for SQLAlchemy's async drivers."""
+    if url.startswith("sqlite:///"):
+        return "sqlite+aiosqlite:///" + url.removeprefix("sqlite:///")
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url.removeprefix(prefix)
+    raise ValueError(f"unsupported database URL {url!r}")
+
+
+def alembic_config(url: str, output: io.StringIO | None = None) -> Config:
+    """An Alembic config for ``url`` (fitsflow's spelling), printing to ``output``."""
+    config = Config(str(ALEMBIC_INI), stdout=output) if output else Config(str(ALEMBIC_INI))
+    config.attributes["url"] = url
+    _ensure_sqlite_directory(url)
+    return config
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    """Migrate the database at ``url`` up to ``revision``."""
+    command.upgrade(alembic_config(url), revision)
+
+
+def downgrade(url: str, revision: str) -> None:
+    """Migrate the database at ``url`` down to ``revision`` (``base`` for empty)."""
+    command.downgrade(alembic_config(url), revision)
+
+
+def head_revision() -> str | None:
+    """The newest revision of the chain."""
+    return ScriptDirectory.from_config(Config(str(ALEMBIC_INI))).get_current_head()
+
+
+def current_revision(url: str) -> str | None:
+    """The revision the database at ``url`` is at (None when never migrated)."""
+    import asyncio
+
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    async def read() -> str | None:
+        engine = create_async_engine(sqlalchemy_url(url))
+        try:
+            async with engine.connect() as connection:
+                return await connection.run_sync(
+                    lambda sync: MigrationContext.configure(sync).get_current_revision()
+                )
+        finally:
+            await engine.dispose()
+
+    _ensure_sqlite_directory(url)
+    return asyncio.run(read())
+
+
+def history() -> list[tuple[str, str | None, str]]:
+    """``(revision, down_revision, message)`` from newest to oldest."""
+    scripts = ScriptDirectory.from_config(Config(str(ALEMBIC_INI)))
+    entries = []
+    for script in scripts.walk_revisions():
+        down = script.down_revision
+        entries.append((script.revision, down if isinstance(down, str) else None, script.doc))
+    return entries
+
+
+def _ensure_sqlite_directory(url: str) -> None:
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+
+
+def ensure_schema(url: str) -> str:
+    """Bring a new database to head; refuse to touch a PostgreSQL one that lags.
+
+    An empty database (never migrated) is created at head, and an embedded
+    SQLite file is upgraded in place. A shared PostgreSQL database behind head
+    is left alone — upgrading it is an operator's decision — and
+    :class:`~pipeline.errors.DatabaseError` says how. Returns what was done:
+    ``"current"``, ``"created"`` or ``"upgraded"``.
+    """
+    head = head_revision()
+    current = current_revision(url)
+    if current == head:
+        return "current"
+    if current is None:
+        upgrade(url)
+        return "created"
+    if url.startswith("sqlite:///"):
+        upgrade(url)
+        return "upgraded"
+    raise DatabaseError(
+        f"the database schema is at revision {current}, this fitsflow needs {head}; "
+        "run `fitsflow db upgrade` first",
+        details={"current": current, "head": head},
+    )

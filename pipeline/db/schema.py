@@ -1,0 +1,168 @@
+"""The schema the repositories query, declared once.
+
+Migrations under ``migrations/versions`` are the history that builds it (each
+revision is frozen in time and does not import this module); this declaration
+is what the history must add up to. ``tests/contract/test_migrations.py``
+compares a database migrated to head with it, on SQLite and PostgreSQL, and
+``alembic revision --autogenerate`` diffs against it.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+
+__all__ = ["JOB_STATES", "metadata"]
+
+#: Every state a job can be in; terminal ones are ``succeeded`` and ``failed``.
+JOB_STATES = ("queued", "running", "retrying", "succeeded", "failed")
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+Json = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+Timestamp = sa.DateTime(timezone=True)
+Identifier = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+batches = sa.Table(
+    "batches",
+    metadata,
+    sa.Column("id", Identifier, primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.Text(), nullable=False),
+    sa.Column("description", sa.Text(), nullable=True),
+    sa.Column("total", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("closed", sa.Boolean(), nullable=False, server_default=sa.false()),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("finished_at", Timestamp, nullable=True),
+)
+
+products = sa.Table(
+    "products",
+    metadata,
+    sa.Column("id", Identifier, primary_key=True, autoincrement=True),
+    sa.Column("sha256", sa.Text(), nullable=False),
+    sa.Column("path", sa.Text(), nullable=False),
+    sa.Column("size", sa.BigInteger(), nullable=False),
+    sa.Column("mtime_ns", sa.BigInteger(), nullable=False),
+    sa.Column("version", sa.Integer(), nullable=False, server_default="1"),
+    # True while this content is what lies at ``path``; at most one per path.
+    sa.Column("is_current", sa.Boolean(), nullable=False, server_default=sa.true()),
+    sa.Column("superseded_by", Identifier, sa.ForeignKey("products.id"), nullable=True),
+    sa.Column("superseded_at", Timestamp, nullable=True),
+    sa.Column("compression", sa.Text(), nullable=False),
+    sa.Column("hdu_count", sa.Integer(), nullable=False),
+    sa.Column("checksum_status", sa.Text(), nullable=False),
+    sa.Column("telescope", sa.Text(), nullable=True),
+    sa.Column("instrument", sa.Text(), nullable=True),
+    sa.Column("object", sa.Text(), nullable=True),
+    sa.Column("observer", sa.Text(), nullable=True),
+    sa.Column("obs_start", Timestamp, nullable=True),
+    sa.Column("mjd_obs", sa.Float(), nullable=True),
+    sa.Column("exptime", sa.Float(), nullable=True),
+    sa.Column("filter", sa.Text(), nullable=True),
+    sa.Column("ra", sa.Float(), nullable=True),
+    sa.Column("dec", sa.Float(), nullable=True),
+    sa.Column("footprint", Json, nullable=True),
+    sa.Column("naxis", Json, nullable=True),
+    sa.Column("bitpix", sa.Integer(), nullable=True),
+    sa.Column("bunit", sa.Text(), nullable=True),
+    sa.Column("beam_major", sa.Float(), nullable=True),
+    sa.Column("beam_minor", sa.Float(), nullable=True),
+    sa.Column("beam_pa", sa.Float(), nullable=True),
+    sa.Column("frequency", sa.Float(), nullable=True),
+    sa.Column("science_hdu", sa.Integer(), nullable=True),
+    sa.Column("warnings", Json, nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
+    sa.UniqueConstraint("sha256"),
+    sa.Index(
+        "ux_products_current_path",
+        "path",
+        unique=True,
+        postgresql_where=sa.text("is_current"),
+        sqlite_where=sa.text("is_current"),
+    ),
+    sa.Index("ix_products_path", "path"),
+    sa.Index("ix_products_telescope_instrument", "telescope", "instrument"),
+    sa.Index("ix_products_object", "object"),
+    sa.Index("ix_products_obs_start", "obs_start"),
+    sa.Index("ix_products_ra_dec", "ra", "dec"),
+)
+
+hdus = sa.Table(
+    "hdus",
+    metadata,
+    sa.Column(
+        "product_id",
+        Identifier,
+        sa.ForeignKey("products.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("hdu_index", sa.Integer(), primary_key=True),
+    sa.Column("name", sa.Text(), nullable=True),
+    sa.Column("kind", sa.Text(), nullable=False),
+    sa.Column("naxis", Json, nullable=False),
+    sa.Column("bitpix", sa.Integer(), nullable=False),
+    sa.Column("data_size", sa.BigInteger(), nullable=False),
+    sa.Column("header_offset", sa.BigInteger(), nullable=False),
+    sa.Column("data_offset", sa.BigInteger(), nullable=False),
+    sa.Column("checksum_status", sa.Text(), nullable=False),
+    sa.Column("footprint", Json, nullable=True),
+    sa.Column("header", Json, nullable=False),
+    sa.Column("cards", Json, nullable=False),
+)
+
+jobs = sa.Table(
+    "jobs",
+    metadata,
+    sa.Column("id", Identifier, primary_key=True, autoincrement=True),
+    sa.Column("path", sa.Text(), nullable=False),
+    sa.Column("size", sa.BigInteger(), nullable=True),
+    sa.Column("mtime_ns", sa.BigInteger(), nullable=True),
+    sa.Column("state", sa.Text(), nullable=False),
+    sa.Column("outcome", sa.Text(), nullable=True),
+    sa.Column("source", sa.Text(), nullable=False),
+    sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("error_code", sa.Text(), nullable=True),
+    sa.Column("error_message", sa.Text(), nullable=True),
+    sa.Column("error_details", Json, nullable=True),
+    sa.Column("product_id", Identifier, sa.ForeignKey("products.id"), nullable=True),
+    sa.Column("batch_id", Identifier, sa.ForeignKey("batches.id"), nullable=True),
+    sa.Column("message_id", sa.Text(), nullable=True),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
+    sa.Column("enqueued_at", Timestamp, nullable=True),
+    sa.Column("started_at", Timestamp, nullable=True),
+    sa.Column("finished_at", Timestamp, nullable=True),
+    sa.Column("next_attempt_at", Timestamp, nullable=True),
+    sa.CheckConstraint(
+        "state IN ('queued', 'running', 'retrying', 'succeeded', 'failed')", name="state"
+    ),
+    sa.Index("ix_jobs_state_updated_at", "state", "updated_at"),
+    sa.Index("ix_jobs_path_id", "path", "id"),
+    sa.Index("ix_jobs_batch_id_state", "batch_id", "state"),
+    sa.Index("ix_jobs_error_code", "error_code"),
+    sa.Index("ix_jobs_product_id", "product_id"),
+)
+
+job_attempts = sa.Table(
+    "job_attempts",
+    metadata,
+    sa.Column("id", Identifier, primary_key=True, autoincrement=True),
+    sa.Column("job_id", Identifier, sa.ForeignKey("jobs.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("attempt", sa.Integer(), nullable=False),
+    sa.Column("started_at", Timestamp, nullable=False),
+    sa.Column("finished_at", Timestamp, nullable=True),
+    sa.Column("outcome", sa.Text(), nullable=True),
+    sa.Column("error_code", sa.Text(), nullable=True),
+    sa.Column("error_message", sa.Text(), nullable=True),
+    sa.Column("worker", sa.Text(), nullable=True),
+    sa.UniqueConstraint("job_id", "attempt"),
+)

@@ -1,0 +1,1 @@
+"""The ingest service: read a file's headers, extract, record — once, completely."""

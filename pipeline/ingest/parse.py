@@ -1,0 +1,106 @@
+"""From a path to the rows that record it: read, extract, shape (no database)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pipeline.extract import ProductFields, extract_fields, hdu_footprint
+from pipeline.fits import Card, FitsFile, Hdu, ReadWarning, read_fits
+from pipeline.repositories.products import FIELD_COLUMNS, NewHdu, NewProduct
+from pipeline.settings import ReaderSettings
+
+__all__ = ["ParsedFile", "header_object", "parse_file"]
+
+_LISTED_KEYWORDS = frozenset({"COMMENT", "HISTORY"})
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedFile:
+    """A file read and extracted, ready to be recorded."""
+
+    fits: FitsFile
+    mtime_ns: int
+    product: NewProduct
+    hdus: tuple[NewHdu, ...]
+
+
+def parse_file(
+    path: str | os.PathLike[str], limits: ReaderSettings, roots: Sequence[Path] | None
+) -> ParsedFile:
+    """Read ``path`` and build its product and HDU rows.
+
+    Raises the reader's errors (permanent for bad input, ``FileNotComplete``
+    when the file changed while it was read).
+    """
+    fits = read_fits(path, limits, roots)
+    fields = extract_fields(fits.hdus)
+    mtime_ns = fits.mtime_ns
+    product = NewProduct(
+        sha256=fits.sha256,
+        path=fits.path,
+        size=fits.size,
+        mtime_ns=mtime_ns,
+        version=1,
+        compression=fits.compression,
+        hdu_count=len(fits.hdus),
+        checksum_status=fits.checksum,
+        fields=_field_values(fields),
+        warnings=[_warning(note) for note in (*fits.warnings, *fields.warnings)],
+    )
+    return ParsedFile(fits, mtime_ns, product, tuple(_hdu_row(hdu) for hdu in fits.hdus))
+
+
+def _field_values(fields: ProductFields) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for name in FIELD_COLUMNS:
+        value = getattr(fields, name)
+        if name == "footprint" and value is not None:
+            value = [list(corner) for corner in value]
+        elif name == "naxis" and value is not None:
+            value = list(value)
+        values[name] = value
+    return values
+
+
+def _warning(note: ReadWarning) -> dict[str, Any]:
+    return {"code": note.code, "message": note.message, "hdu": note.hdu}
+
+
+def _hdu_row(hdu: Hdu) -> NewHdu:
+    footprint = hdu_footprint(hdu)
+    return NewHdu(
+        hdu_index=hdu.index,
+        name=hdu.name,
+        kind=hdu.kind,
+        naxis=list(hdu.layout.science_naxis),
+        bitpix=hdu.layout.science_bitpix,
+        data_size=hdu.layout.data_size,
+        header_offset=hdu.header_offset,
+        data_offset=hdu.data_offset,
+        checksum_status=hdu.checksum,
+        footprint=[list(corner) for corner in footprint] if footprint else None,
+        header=header_object(hdu.cards),
+        cards=[_card_row(card) for card in hdu.cards],
+    )
+
+
+def header_object(cards: Sequence[Card]) -> dict[str, Any]:
+    """Keyword → value (first occurrence), COMMENT/HISTORY as lists: for queries."""
+    header: dict[str, Any] = {}
+    for card in cards:
+        if card.keyword in _LISTED_KEYWORDS:
+            header.setdefault(card.keyword, []).append(card.value)
+        elif card.keyword and card.keyword not in header:
+            header[card.keyword] = card.value
+    return header
+
+
+def _card_row(card: Card) -> list[Any]:
+    row: list[Any] = [card.keyword, card.value, card.comment]
+    if card.raw is not None:
+        row.append(card.raw)
+    return row

@@ -1,0 +1,175 @@
+"""The ingest service: one file, one job, one transaction for its outcome.
+
+The file is read and extracted outside any transaction (in a worker thread:
+it is CPU and I/O work); the product, its HDUs, the job's final state and the
+attempt's record are then written in one transaction, so a crash leaves
+either all of them or none.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import stat
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from pipeline.clock import utc_now
+from pipeline.db import Connection, Database
+from pipeline.errors import FitsflowError, InternalError
+from pipeline.ingest.parse import ParsedFile, parse_file
+from pipeline.ingest.recording import record_product
+from pipeline.models import Outcome
+from pipeline.repositories import jobs, products
+from pipeline.repositories.jobs import NewJob
+from pipeline.settings import ReaderSettings
+
+__all__ = ["IngestResult", "IngestService", "worker_name"]
+
+log = structlog.get_logger(__name__)
+
+Parser = Callable[[str, ReaderSettings, Sequence[Path] | None], ParsedFile]
+
+
+def worker_name() -> str:
+    """``host:pid`` of this process, recorded on every attempt."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    """What happened to one file."""
+
+    path: str
+    status: str  # "succeeded" | "failed" | "unchanged"
+    outcome: Outcome | None = None
+    product_id: int | None = None
+    job_id: int | None = None
+    hdus: int | None = None
+    error: FitsflowError | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON line ``fitsflow ingest --json`` prints for this file."""
+        return {
+            "path": self.path,
+            "status": self.status,
+            "outcome": self.outcome.value if self.outcome else None,
+            "product_id": self.product_id,
+            "job_id": self.job_id,
+            "hdus": self.hdus,
+            "error_code": self.error.code if self.error else None,
+            "error": self.error.message if self.error else None,
+        }
+
+
+class IngestService:
+    """Reads files and records them by the catalogue's identity rules."""
+
+    def __init__(
+        self,
+        db: Database,
+        limits: ReaderSettings,
+        roots: Sequence[Path] | None = None,
+        *,
+        worker: str | None = None,
+        parser: Parser = parse_file,
+    ) -> None:
+        self.db = db
+        self.limits = limits
+        self.roots = roots
+        self.worker = worker or worker_name()
+        self._parse = parser
+
+    async def ingest_path(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        roots: Sequence[Path] | None = None,
+        batch_id: int | None = None,
+        source: str = "ingest",
+    ) -> IngestResult:
+        """Ingest one file now, without a queue (``fitsflow ingest``).
+
+        A file whose size and mtime match its current product is ``unchanged``
+        and costs no job; otherwise a job is recorded with its outcome.
+        ``roots`` confine where the path may resolve (default: the service's).
+        """
+        absolute = os.path.abspath(path)
+        seen = _stat_regular(absolute)
+        if seen is not None:
+            product_id = await self._unchanged(absolute, *seen)
+            if product_id is not None:
+                return IngestResult(absolute, "unchanged", Outcome.UNCHANGED, product_id)
+        parsed, failure = await self.parse(absolute, self.roots if roots is None else roots)
+        new_job = NewJob(
+            absolute, seen[0] if seen else None, seen[1] if seen else None, source, batch_id
+        )
+
+        async def write(tx: Connection) -> IngestResult:
+            return await self._record_once(tx, new_job, parsed, failure)
+
+        return await self.db.run_in_transaction(write)
+
+    async def parse(
+        self, path: str, roots: Sequence[Path] | None
+    ) -> tuple[ParsedFile | None, FitsflowError | None]:
+        """Read and extract ``path`` in a worker thread: the parsed file or the error.
+
+        This is the boundary where untrusted bytes meet fitsflow's code: an
+        unexpected exception is turned into ``InternalError`` for this one file
+        (logged with its traceback) instead of stopping every other file.
+        """
+        try:
+            return await asyncio.to_thread(self._parse, path, self.limits, roots), None
+        except FitsflowError as error:
+            return None, error
+        except Exception as error:  # the per-file boundary (see docstring)
+            log.exception("unexpected error while reading", path=path)
+            return None, InternalError(
+                f"unexpected {type(error).__name__} while reading: {error}",
+                details={"exception": type(error).__name__},
+            )
+
+    async def _unchanged(self, path: str, size: int, mtime_ns: int) -> int | None:
+        async with self.db.transaction(write=False) as tx:
+            return await products.find_unchanged(tx, path, size, mtime_ns)
+
+    async def _record_once(
+        self,
+        tx: Connection,
+        new_job: NewJob,
+        parsed: ParsedFile | None,
+        failure: FitsflowError | None,
+    ) -> IngestResult:
+        now = utc_now()
+        job_id = await jobs.insert_job(tx, new_job, now)
+        attempt = await jobs.start_attempt(tx, job_id, self.worker, now)
+        assert attempt is not None  # the job was inserted a statement ago
+        if parsed is None:
+            assert failure is not None
+            await jobs.mark_failed(tx, job_id, failure, now)
+            await jobs.finish_attempt(tx, job_id, attempt, "failed", now, failure)
+            return IngestResult(new_job.path, "failed", job_id=job_id, error=failure)
+        product_id, outcome = await record_product(tx, parsed, now)
+        await jobs.mark_succeeded(tx, job_id, product_id, outcome, now)
+        await jobs.finish_attempt(tx, job_id, attempt, "succeeded", now)
+        status = "unchanged" if outcome is Outcome.UNCHANGED else "succeeded"
+        return IngestResult(
+            new_job.path, status, outcome, product_id, job_id, hdus=len(parsed.hdus)
+        )
+
+
+def _stat_regular(path: str) -> tuple[int, int] | None:
+    """``(size, mtime_ns)`` of a regular file, or None (the reader will explain)."""
+    try:
+        status = os.stat(path)
+    except OSError:
+        return None
+    if not stat.S_ISREG(status.st_mode):
+        return None
+    return status.st_size, status.st_mtime_ns

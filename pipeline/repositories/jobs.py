@@ -1,0 +1,247 @@
+"""Jobs (the outbox rows) and their attempts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pipeline.db import Connection
+from pipeline.errors import FitsflowError
+from pipeline.jsonutil import dumps
+from pipeline.models import Job, JobAttempt, JobState, Outcome
+
+__all__ = [
+    "JobFilter",
+    "NewJob",
+    "count_by_state",
+    "finish_attempt",
+    "get_job",
+    "insert_job",
+    "jobs_for_path",
+    "latest_for_path",
+    "list_attempts",
+    "list_jobs",
+    "mark_enqueued",
+    "mark_failed",
+    "mark_retrying",
+    "mark_succeeded",
+    "start_attempt",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class NewJob:
+    """A job to admit: the file as it was seen."""
+
+    path: str
+    size: int | None
+    mtime_ns: int | None
+    source: str
+    batch_id: int | None = None
+
+
+INSERT_JOB_SQL = (
+    "INSERT INTO jobs (path, size, mtime_ns, state, source, attempts, batch_id,"
+    " created_at, updated_at) VALUES (:path, :size, :mtime_ns, :state, :source, 0, :batch_id,"
+    " :now, :now) RETURNING id"
+)
+START_ATTEMPT_SQL = (
+    "UPDATE jobs SET state = 'running', attempts = attempts + 1, started_at = :now,"
+    " updated_at = :now, next_attempt_at = NULL"
+    " WHERE id = :id AND state NOT IN ('succeeded', 'failed') RETURNING attempts"
+)
+INSERT_ATTEMPT_SQL = (
+    "INSERT INTO job_attempts (job_id, attempt, started_at, worker)"
+    " VALUES (:job_id, :attempt, :now, :worker)"
+)
+FINISH_ATTEMPT_SQL = (
+    "UPDATE job_attempts SET finished_at = :now, outcome = :outcome, error_code = :code,"
+    " error_message = :message WHERE job_id = :job_id AND attempt = :attempt"
+)
+MARK_SUCCEEDED_SQL = (
+    "UPDATE jobs SET state = 'succeeded', outcome = :outcome, product_id = :product_id,"
+    " error_code = NULL, error_message = NULL, error_details = NULL, finished_at = :now,"
+    " updated_at = :now, next_attempt_at = NULL WHERE id = :id"
+)
+MARK_FAILED_SQL = (
+    "UPDATE jobs SET state = 'failed', error_code = :code, error_message = :message,"
+    " error_details = :details, finished_at = :now, updated_at = :now, next_attempt_at = NULL"
+    " WHERE id = :id"
+)
+MARK_RETRYING_SQL = (
+    "UPDATE jobs SET state = 'retrying', error_code = :code, error_message = :message,"
+    " error_details = :details, next_attempt_at = :next_attempt_at, updated_at = :now"
+    " WHERE id = :id AND state NOT IN ('succeeded', 'failed')"
+)
+MARK_ENQUEUED_SQL = "UPDATE jobs SET enqueued_at = :now, message_id = :message_id WHERE id = :id"
+SELECT_JOB_SQL = "SELECT * FROM jobs WHERE id = :id"
+SELECT_LATEST_FOR_PATH_SQL = "SELECT * FROM jobs WHERE path = :path ORDER BY id DESC LIMIT 1"
+SELECT_JOBS_FOR_PATH_SQL = "SELECT * FROM jobs WHERE path = :path ORDER BY id DESC LIMIT :limit"
+SELECT_ATTEMPTS_SQL = "SELECT * FROM job_attempts WHERE job_id = :job_id ORDER BY attempt"
+COUNT_BY_STATE_SQL = "SELECT state, COUNT(*) AS n FROM jobs GROUP BY state"
+
+
+async def insert_job(
+    conn: Connection, job: NewJob, now: datetime, state: JobState = JobState.QUEUED
+) -> int:
+    params = {
+        "path": job.path,
+        "size": job.size,
+        "mtime_ns": job.mtime_ns,
+        "state": state.value,
+        "source": job.source,
+        "batch_id": job.batch_id,
+        "now": now,
+    }
+    return int(await conn.fetch_value(INSERT_JOB_SQL, params))
+
+
+async def start_attempt(
+    conn: Connection, job_id: int, worker: str | None, now: datetime
+) -> int | None:
+    """Mark the job running and open an attempt; None if the job is already final."""
+    attempt = await conn.fetch_value(START_ATTEMPT_SQL, {"id": job_id, "now": now})
+    if attempt is None:
+        return None
+    await conn.execute(
+        INSERT_ATTEMPT_SQL, {"job_id": job_id, "attempt": attempt, "now": now, "worker": worker}
+    )
+    return int(attempt)
+
+
+async def finish_attempt(
+    conn: Connection,
+    job_id: int,
+    attempt: int,
+    outcome: str,
+    now: datetime,
+    error: FitsflowError | None = None,
+) -> None:
+    await conn.execute(
+        FINISH_ATTEMPT_SQL,
+        {
+            "job_id": job_id,
+            "attempt": attempt,
+            "outcome": outcome,
+            "code": error.code if error else None,
+            "message": error.message if error else None,
+            "now": now,
+        },
+    )
+
+
+async def mark_succeeded(
+    conn: Connection, job_id: int, product_id: int, outcome: Outcome, now: datetime
+) -> None:
+    await conn.execute(
+        MARK_SUCCEEDED_SQL,
+        {"id": job_id, "product_id": product_id, "outcome": outcome.value, "now": now},
+    )
+
+
+async def mark_failed(conn: Connection, job_id: int, error: FitsflowError, now: datetime) -> None:
+    await conn.execute(
+        MARK_FAILED_SQL,
+        {
+            "id": job_id,
+            "code": error.code,
+            "message": error.message,
+            "details": dumps(error.details),
+            "now": now,
+        },
+    )
+
+
+async def mark_retrying(
+    conn: Connection,
+    job_id: int,
+    error: FitsflowError,
+    next_attempt_at: datetime | None,
+    now: datetime,
+) -> None:
+    await conn.execute(
+        MARK_RETRYING_SQL,
+        {
+            "id": job_id,
+            "code": error.code,
+            "message": error.message,
+            "details": dumps(error.details),
+            "next_attempt_at": next_attempt_at,
+            "now": now,
+        },
+    )
+
+
+async def mark_enqueued(conn: Connection, job_id: int, message_id: str, now: datetime) -> None:
+    await conn.execute(MARK_ENQUEUED_SQL, {"id": job_id, "message_id": message_id, "now": now})
+
+
+async def get_job(conn: Connection, job_id: int) -> Job | None:
+    row = await conn.fetch_one(SELECT_JOB_SQL, {"id": job_id})
+    return Job.from_row(row) if row else None
+
+
+async def latest_for_path(conn: Connection, path: str) -> Job | None:
+    row = await conn.fetch_one(SELECT_LATEST_FOR_PATH_SQL, {"path": path})
+    return Job.from_row(row) if row else None
+
+
+async def jobs_for_path(conn: Connection, path: str, limit: int = 100) -> list[Job]:
+    rows = await conn.fetch_all(SELECT_JOBS_FOR_PATH_SQL, {"path": path, "limit": limit})
+    return [Job.from_row(row) for row in rows]
+
+
+async def list_attempts(conn: Connection, job_id: int) -> list[JobAttempt]:
+    rows = await conn.fetch_all(SELECT_ATTEMPTS_SQL, {"job_id": job_id})
+    return [JobAttempt.from_row(row) for row in rows]
+
+
+async def count_by_state(conn: Connection) -> dict[str, int]:
+    """Jobs per state, with every state present (zero when none)."""
+    counts = {state.value: 0 for state in JobState}
+    for row in await conn.fetch_all(COUNT_BY_STATE_SQL):
+        counts[str(row["state"])] = int(row["n"])
+    return counts
+
+
+@dataclass(frozen=True, slots=True)
+class JobFilter:
+    """Which jobs to list; every field optional. ``before_id`` pages backwards."""
+
+    state: JobState | None = None
+    path: str | None = None
+    path_prefix: str | None = None
+    error_code: str | None = None
+    batch_id: int | None = None
+    before_id: int | None = None
+
+
+async def list_jobs(conn: Connection, where: JobFilter, limit: int) -> list[Job]:
+    """Jobs matching ``where``, newest first, at most ``limit``."""
+    clauses: list[str] = []
+    params: dict[str, Any] = {"limit": limit}
+    if where.state is not None:
+        clauses.append("state = :state")
+        params["state"] = where.state.value
+    if where.path is not None:
+        clauses.append("path = :path")
+        params["path"] = where.path
+    if where.path_prefix is not None:
+        # Range on the text keeps the path index usable on both databases.
+        clauses.append("path >= :prefix_low AND path < :prefix_high")
+        params["prefix_low"] = where.path_prefix
+        params["prefix_high"] = where.path_prefix + "\U0010ffff"
+    if where.error_code is not None:
+        clauses.append("error_code = :error_code")
+        params["error_code"] = where.error_code
+    if where.batch_id is not None:
+        clauses.append("batch_id = :batch_id")
+        params["batch_id"] = where.batch_id
+    if where.before_id is not None:
+        clauses.append("id < :before_id")
+        params["before_id"] = where.before_id
+    condition = " WHERE " + " AND ".join(clauses) if clauses else ""
+    # Only the fixed fragments above are interpolated; every value is bound.
+    sql = f"SELECT * FROM jobs{condition} ORDER BY id DESC LIMIT :limit"
+    return [Job.from_row(row) for row in await conn.fetch_all(sql, params)]

@@ -1,0 +1,248 @@
+"""Products and their HDUs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pipeline.db import Connection
+from pipeline.jsonutil import dumps
+from pipeline.models import HduRecord, Product
+
+__all__ = [
+    "NewHdu",
+    "NewProduct",
+    "count_products",
+    "current_at_path",
+    "find_by_sha256",
+    "find_unchanged",
+    "get_product",
+    "hdus_of",
+    "insert_hdus",
+    "insert_product",
+    "link_superseded",
+    "make_current",
+    "retire_current",
+    "set_location",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class NewProduct:
+    """Everything recorded about a new content, before it has an id."""
+
+    sha256: str
+    path: str
+    size: int
+    mtime_ns: int
+    version: int
+    compression: str
+    hdu_count: int
+    checksum_status: str
+    fields: dict[str, Any]
+    warnings: list[dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class NewHdu:
+    """One HDU row to insert."""
+
+    hdu_index: int
+    name: str | None
+    kind: str
+    naxis: list[int]
+    bitpix: int
+    data_size: int
+    header_offset: int
+    data_offset: int
+    checksum_status: str
+    footprint: list[list[float]] | None
+    header: dict[str, Any]
+    cards: list[list[Any]]
+
+
+#: The normalised columns filled from the extracted fields.
+FIELD_COLUMNS = (
+    "telescope",
+    "instrument",
+    "object",
+    "observer",
+    "obs_start",
+    "mjd_obs",
+    "exptime",
+    "filter",
+    "ra",
+    "dec",
+    "footprint",
+    "naxis",
+    "bitpix",
+    "bunit",
+    "beam_major",
+    "beam_minor",
+    "beam_pa",
+    "frequency",
+    "science_hdu",
+)
+_JSON_FIELDS = frozenset({"footprint", "naxis"})
+
+INSERT_PRODUCT_SQL = (
+    "INSERT INTO products (sha256, path, size, mtime_ns, version, is_current, compression,"
+    " hdu_count, checksum_status, "
+    + ", ".join(FIELD_COLUMNS)
+    + ", warnings, created_at, updated_at) VALUES (:sha256, :path, :size, :mtime_ns,"
+    " :version, TRUE, :compression, :hdu_count, :checksum_status, "
+    + ", ".join(f":{name}" for name in FIELD_COLUMNS)
+    + ", :warnings, :now, :now) RETURNING id"
+)
+INSERT_HDU_SQL = (
+    "INSERT INTO hdus (product_id, hdu_index, name, kind, naxis, bitpix, data_size,"
+    " header_offset, data_offset, checksum_status, footprint, header, cards)"
+    " VALUES (:product_id, :hdu_index, :name, :kind, :naxis, :bitpix, :data_size,"
+    " :header_offset, :data_offset, :checksum_status, :footprint, :header, :cards)"
+)
+SELECT_BY_SHA256_SQL = "SELECT * FROM products WHERE sha256 = :sha256"
+SELECT_BY_ID_SQL = "SELECT * FROM products WHERE id = :id"
+SELECT_CURRENT_AT_PATH_SQL = "SELECT * FROM products WHERE path = :path AND is_current"
+SELECT_UNCHANGED_SQL = (
+    "SELECT id FROM products WHERE path = :path AND is_current"
+    " AND size = :size AND mtime_ns = :mtime_ns"
+)
+RETIRE_CURRENT_SQL = (
+    "UPDATE products SET is_current = FALSE, superseded_at = :now, updated_at = :now"
+    " WHERE path = :path AND is_current AND id <> :keep RETURNING id, version"
+)
+LINK_SUPERSEDED_SQL = "UPDATE products SET superseded_by = :by WHERE id = :id"
+MAKE_CURRENT_SQL = (
+    "UPDATE products SET path = :path, size = :size, mtime_ns = :mtime_ns, version = :version,"
+    " is_current = TRUE, superseded_by = NULL, superseded_at = NULL, updated_at = :now"
+    " WHERE id = :id"
+)
+SET_LOCATION_SQL = (
+    "UPDATE products SET size = :size, mtime_ns = :mtime_ns, updated_at = :now WHERE id = :id"
+)
+SELECT_HDUS_SQL = "SELECT * FROM hdus WHERE product_id = :product_id ORDER BY hdu_index"
+COUNT_PRODUCTS_SQL = "SELECT COUNT(*) FROM products"
+
+
+async def find_by_sha256(conn: Connection, sha256: str) -> Product | None:
+    row = await conn.fetch_one(SELECT_BY_SHA256_SQL, {"sha256": sha256})
+    return Product.from_row(row) if row else None
+
+
+async def get_product(conn: Connection, product_id: int) -> Product | None:
+    row = await conn.fetch_one(SELECT_BY_ID_SQL, {"id": product_id})
+    return Product.from_row(row) if row else None
+
+
+async def current_at_path(conn: Connection, path: str) -> Product | None:
+    row = await conn.fetch_one(SELECT_CURRENT_AT_PATH_SQL, {"path": path})
+    return Product.from_row(row) if row else None
+
+
+async def find_unchanged(conn: Connection, path: str, size: int, mtime_ns: int) -> int | None:
+    """The current product at ``path`` if the file's size and mtime still match it."""
+    value = await conn.fetch_value(
+        SELECT_UNCHANGED_SQL, {"path": path, "size": size, "mtime_ns": mtime_ns}
+    )
+    return int(value) if value is not None else None
+
+
+async def insert_product(conn: Connection, product: NewProduct, now: datetime) -> int:
+    params: dict[str, Any] = {
+        "sha256": product.sha256,
+        "path": product.path,
+        "size": product.size,
+        "mtime_ns": product.mtime_ns,
+        "version": product.version,
+        "compression": product.compression,
+        "hdu_count": product.hdu_count,
+        "checksum_status": product.checksum_status,
+        "warnings": dumps(product.warnings),
+        "now": now,
+    }
+    for name in FIELD_COLUMNS:
+        value = product.fields.get(name)
+        params[name] = dumps(value) if name in _JSON_FIELDS and value is not None else value
+    return int(await conn.fetch_value(INSERT_PRODUCT_SQL, params))
+
+
+async def insert_hdus(conn: Connection, product_id: int, hdus: Sequence[NewHdu]) -> None:
+    rows = [
+        {
+            "product_id": product_id,
+            "hdu_index": hdu.hdu_index,
+            "name": hdu.name,
+            "kind": hdu.kind,
+            "naxis": dumps(hdu.naxis),
+            "bitpix": hdu.bitpix,
+            "data_size": hdu.data_size,
+            "header_offset": hdu.header_offset,
+            "data_offset": hdu.data_offset,
+            "checksum_status": hdu.checksum_status,
+            "footprint": dumps(hdu.footprint) if hdu.footprint is not None else None,
+            "header": dumps(hdu.header),
+            "cards": dumps(hdu.cards),
+        }
+        for hdu in hdus
+    ]
+    await conn.execute_many(INSERT_HDU_SQL, rows)
+
+
+async def retire_current(
+    conn: Connection, path: str, now: datetime, keep: int = 0
+) -> tuple[int, int] | None:
+    """Stop the product current at ``path`` (other than ``keep``) being current.
+
+    Returns its ``(id, version)``, or None when no product was current there.
+    The partial unique index on current paths needs this before another product
+    takes the path; :func:`link_superseded` then names its successor.
+    """
+    row = await conn.fetch_one(RETIRE_CURRENT_SQL, {"path": path, "keep": keep, "now": now})
+    return (int(row["id"]), int(row["version"])) if row else None
+
+
+async def link_superseded(conn: Connection, product_id: int, by: int) -> None:
+    await conn.execute(LINK_SUPERSEDED_SQL, {"id": product_id, "by": by})
+
+
+async def make_current(
+    conn: Connection,
+    product_id: int,
+    path: str,
+    size: int,
+    mtime_ns: int,
+    version: int,
+    now: datetime,
+) -> None:
+    """Record that product ``product_id`` now lies at ``path`` (retire the old one first)."""
+    await conn.execute(
+        MAKE_CURRENT_SQL,
+        {
+            "id": product_id,
+            "path": path,
+            "size": size,
+            "mtime_ns": mtime_ns,
+            "version": version,
+            "now": now,
+        },
+    )
+
+
+async def set_location(
+    conn: Connection, product_id: int, size: int, mtime_ns: int, now: datetime
+) -> None:
+    """Refresh the size and mtime seen for a product at its unchanged path."""
+    await conn.execute(
+        SET_LOCATION_SQL, {"id": product_id, "size": size, "mtime_ns": mtime_ns, "now": now}
+    )
+
+
+async def hdus_of(conn: Connection, product_id: int) -> list[HduRecord]:
+    rows = await conn.fetch_all(SELECT_HDUS_SQL, {"product_id": product_id})
+    return [HduRecord.from_row(row) for row in rows]
+
+
+async def count_products(conn: Connection) -> int:
+    return int(await conn.fetch_value(COUNT_PRODUCTS_SQL))
