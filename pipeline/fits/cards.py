@@ -84,15 +84,13 @@ def parse_cards(header: bytes) -> tuple[list[Card], list[CardWarning]]:
     count = len(images)
     i = 0
     while i < count:
-        image = images[i]
         j = i + 1
         while j < count and images[j].startswith("CONTINUE"):
             j += 1
-        if j > i + 1:
-            cards.append(_parse_with_astropy("".join(images[i:j]), len(cards), problems))
-        elif clean or image.isprintable():
-            cards.append(_parse_one(image, len(cards), problems))
-        else:
+        image = "".join(images[i:j])
+        # Latin-1 letters are printable to Python but are not FITS: ASCII is
+        # checked too, for a CONTINUE sequence as for a single card.
+        if not (clean or (image.isascii() and image.isprintable())):
             problems.append(
                 CardWarning(
                     "non_ascii_card",
@@ -101,6 +99,10 @@ def parse_cards(header: bytes) -> tuple[list[Card], list[CardWarning]]:
                 )
             )
             cards.append(_parse_with_astropy(image, len(cards), problems))
+        elif j > i + 1:
+            cards.append(_parse_with_astropy(image, len(cards), problems))
+        else:
+            cards.append(_parse_one(image, len(cards), problems))
         i = j
     return cards, problems
 

@@ -1,0 +1,245 @@
+"""``parse_cards`` gives what astropy gives, card for card, for any header.
+
+Headers are built from every card shape the FITS world produces — fixed and
+free format, strings with quotes and trailing spaces, numbers with signs,
+leading zeros and D exponents, complex values, HIERARCH, CONTINUE sequences,
+commentary cards and plain junk — and compared with
+``astropy.io.fits.Header.fromstring``. Where astropy raises on ``.value`` the
+card must come back with a None value, its image kept in ``raw`` and an
+``unparsable_card`` warning.
+"""
+
+from __future__ import annotations
+
+import string
+import warnings
+from typing import Any
+
+from astropy.io.fits import Header
+from astropy.io.fits.card import Undefined
+from astropy.io.fits.verify import VerifyError
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from pipeline.fits.cards import parse_cards
+
+PRINTABLE = "".join(chr(c) for c in range(0x20, 0x7F))
+KEYWORD_CHARS = string.ascii_uppercase + string.digits + "_-"
+JUNK_VALUES = ("INDEF", "NAN", "nan", "-INF", "'unterminated", "T F", "1.2.3", "abc", "()", "(1,)")
+
+keywords = st.text(KEYWORD_CHARS, min_size=1, max_size=8).filter(lambda k: k != "END")
+texts = st.text(PRINTABLE, max_size=40)
+
+
+@st.composite
+def string_values(draw: st.DrawFn) -> str:
+    text = draw(texts).replace("'", "''")
+    padding = " " * draw(st.integers(0, 6))
+    return f"'{text}{padding}'"
+
+
+@st.composite
+def integer_values(draw: st.DrawFn) -> str:
+    number = draw(st.integers(-(10**22), 10**22))
+    sign = "-" if number < 0 else draw(st.sampled_from(["", "+"]))
+    return sign + "0" * draw(st.integers(0, 3)) + str(abs(number))
+
+
+@st.composite
+def float_values(draw: st.DrawFn) -> str:
+    number = draw(st.floats(allow_nan=False, allow_infinity=False, width=64))
+    shape = draw(st.sampled_from(["repr", "E", "D", "e", "fixed", "dot-first", "dot-last"]))
+    if shape == "repr":
+        return repr(number).upper()
+    if shape in ("E", "D", "e"):
+        return f"{number:.{draw(st.integers(0, 16))}E}".replace("E", shape)
+    if shape == "fixed":
+        return f"{number:.{draw(st.integers(0, 6))}f}"[:30]
+    digits = str(draw(st.integers(0, 10**6)))
+    return "." + digits if shape == "dot-first" else digits + "."
+
+
+@st.composite
+def complex_values(draw: st.DrawFn) -> str:
+    real, imag = draw(float_values()), draw(float_values())
+    return f"({real},{' ' * draw(st.integers(0, 2))}{imag})"
+
+
+values = st.one_of(
+    string_values(),
+    integer_values(),
+    float_values(),
+    st.sampled_from(["T", "F", ""]),
+    complex_values(),
+    st.sampled_from(JUNK_VALUES),
+    texts,
+)
+comments = st.one_of(
+    st.just(""),
+    st.builds(lambda sep, text: sep + text, st.sampled_from([" / ", "/", "  /  ", " /"]), texts),
+)
+
+
+def _card(image: str) -> str:
+    return image[:80].ljust(80)
+
+
+@st.composite
+def value_cards(draw: st.DrawFn) -> list[str]:
+    keyword, value, comment = draw(keywords), draw(values), draw(comments)
+    if draw(st.booleans()) and not value.startswith("'"):
+        value = value.rjust(20)  # fixed format: right-justified to column 30
+    else:
+        value = " " * draw(st.integers(0, 3)) + value
+    return [_card(f"{keyword:<8}= {value}{comment}")]
+
+
+@st.composite
+def hierarch_cards(draw: st.DrawFn) -> list[str]:
+    words = draw(st.lists(st.text(KEYWORD_CHARS, min_size=1, max_size=10), min_size=1, max_size=4))
+    value, comment = draw(values), draw(comments)
+    return [_card(f"HIERARCH {' '.join(words)} = {value}{comment}")]
+
+
+@st.composite
+def continue_cards(draw: st.DrawFn) -> list[str]:
+    keyword = draw(keywords)
+    pieces = draw(
+        st.lists(st.text(PRINTABLE.replace("'", ""), max_size=66), min_size=2, max_size=5)
+    )
+    images = [f"{keyword:<8}= '{pieces[0]}&'"]
+    images += [f"CONTINUE  '{piece}&'" for piece in pieces[1:]]
+    if draw(st.booleans()):
+        images[-1] = images[-1][:-2] + "'"  # a proper last piece, without '&'
+    if draw(st.booleans()):
+        images.append("CONTINUE  " + draw(values) + draw(comments))  # odd continuation
+    return [_card(image) for image in images]
+
+
+@st.composite
+def commentary_cards(draw: st.DrawFn) -> list[str]:
+    keyword = draw(st.sampled_from(["COMMENT", "HISTORY", "", "comment"]))
+    return [_card(f"{keyword:<8}{draw(st.text(PRINTABLE, max_size=72))}")]
+
+
+def _not_end(image: str) -> bool:
+    # parse_cards receives the cards before END; the reader stops at any card
+    # that starts END followed by something that cannot continue a keyword.
+    return not (image.startswith("END") and (len(image) == 3 or image[3] not in KEYWORD_CHARS))
+
+
+junk_cards = st.one_of(
+    st.text(PRINTABLE, min_size=80, max_size=80),
+    st.binary(min_size=80, max_size=80).map(lambda raw: raw.decode("latin-1")),
+    st.builds(lambda k, v: _card(f"{k:<8}= {v}"), keywords, st.sampled_from(JUNK_VALUES)),
+    st.builds(lambda k, t: _card(f"{k:<8}= '{t}\0'"), keywords, texts),
+    st.builds(lambda k, t: _card(f"{k:<8}= 'caf\xe9 {t}'"), keywords, texts),
+).filter(_not_end)
+
+card_groups = st.one_of(
+    value_cards(),
+    hierarch_cards(),
+    continue_cards(),
+    commentary_cards(),
+    junk_cards.map(lambda c: [c]),
+)
+
+
+def _printable(text: str) -> str:
+    """What fitsflow stores for a text astropy returns (control bytes escaped)."""
+    if text.isprintable():
+        return text
+    return "".join(c if 0x20 <= ord(c) < 0x7F else f"\\x{ord(c):02x}" for c in text)
+
+
+def _astropy_cards(header: str) -> list[tuple[str, Any, str] | tuple[str, None]]:
+    """(keyword, value, comment) per card, or (keyword, None) where ``.value`` raises."""
+    found: list[tuple[str, Any, str] | tuple[str, None]] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for card in Header.fromstring(header).cards:
+            try:
+                value, comment = card.value, card.comment
+            except VerifyError:
+                found.append((card.keyword, None))
+                continue
+            if isinstance(value, Undefined):
+                value = None
+            elif isinstance(value, str):
+                value = _printable(value)
+            found.append((_printable(card.keyword), value, _printable(comment or "")))
+    return found
+
+
+def _same_value(ours: object, theirs: object) -> bool:
+    if type(ours) is not type(theirs):
+        return False
+    if isinstance(ours, float | complex):
+        return repr(ours) == repr(theirs)  # NaN parts, and -0.0 kept apart from 0.0
+    return ours == theirs
+
+
+def _check(images: list[str]) -> None:
+    header = "".join(images)
+    cards, problems = parse_cards(header.encode("latin-1"))
+    expected = _astropy_cards(header)
+    assert len(cards) == len(expected), (cards, expected)
+    unparsable = {problem.card_index for problem in problems if problem.code == "unparsable_card"}
+    for index, (card, wanted) in enumerate(zip(cards, expected, strict=True)):
+        if len(wanted) == 2:
+            assert card.value is None and card.raw is not None, (card, wanted)
+            assert index in unparsable, (card, problems)
+            continue
+        keyword, value, comment = wanted
+        assert card.keyword == keyword, (card, wanted)
+        assert _same_value(card.value, value), (card, wanted)
+        assert card.comment == comment, (card, wanted)
+        assert index not in unparsable and card.raw is None, (card, problems)
+    flagged = {problem.card_index for problem in problems if problem.code == "non_ascii_card"}
+    assert flagged == _non_ascii_cards(images), problems
+
+
+def _non_ascii_cards(images: list[str]) -> set[int]:
+    """Indexes of the cards (CONTINUE sequences joined) holding non-ASCII bytes."""
+    joined: list[str] = []
+    for image in images:
+        if joined and image.startswith("CONTINUE"):
+            joined[-1] += image
+        else:
+            joined.append(image)
+    return {i for i, text in enumerate(joined) if not (text.isascii() and text.isprintable())}
+
+
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(card_groups, min_size=1, max_size=8))
+@example([[_card("CONTINUE  'leading continuation'")]])
+@example([[_card("DP1     = 'AXIS.1: 1'"), _card("DP1     = 'NAUX: 2'")]])
+@example([[_card("KEY     = 'O''Hara  '     / it''s a comment / with slashes")]])
+@example([[_card("KEY     =    -00012 / leading zeros")], [_card("F       = 1.5D-3")]])
+@example([[_card("BLANK   =                      / no value")]])
+def test_parse_cards_agrees_with_astropy(groups: list[list[str]]) -> None:
+    _check([image for group in groups for image in group])
+
+
+def test_unparsable_cards_are_kept_raw_with_a_warning() -> None:
+    images = [
+        _card("AIRMASS = INDEF / IRAF undefined"),
+        _card("SKYLEVEL= NAN"),
+        _card("OBJECT  = 'unterminated"),
+        _card("FILTER  = 'V\0\0'"),
+        _card("OBSERVER= 'Jos\xe9'"),
+        _card("TELESCOP= 'NOT' / Nordic Optical Telescope, La Palma, Espa\xf1a"),
+    ]
+    cards, problems = parse_cards("".join(images).encode("latin-1"))
+    keywords = ["AIRMASS", "SKYLEVEL", "OBJECT", "FILTER", "OBSERVER", "TELESCOP"]
+    assert [card.keyword for card in cards] == keywords
+    assert [card.value for card in cards[:5]] == [None] * 5
+    assert all(card.raw is not None and "\0" not in card.raw for card in cards[:5])
+    assert cards[3].raw is not None and cards[3].raw.startswith("FILTER  = 'V\\x00\\x00'")
+    assert {p.card_index for p in problems if p.code == "unparsable_card"} == {0, 1, 2, 3, 4}
+    # Outside printable ASCII: every such card is flagged; a comment still parses.
+    assert {p.card_index for p in problems if p.code == "non_ascii_card"} == {3, 4, 5}
+    assert (cards[5].value, cards[5].comment) == (
+        "NOT",
+        "Nordic Optical Telescope, La Palma, España",
+    )
