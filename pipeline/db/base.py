@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 from pipeline.db.sql import Dialect
 from pipeline.errors import DatabaseBusy, DatabaseUnavailable, PoolExhausted, SerializationFailure
 
-__all__ = ["Connection", "Database", "Params", "PoolStats", "Row"]
+__all__ = ["Connection", "Database", "Params", "PoolCounters", "PoolStats", "Row"]
 
 Row = Mapping[str, Any]
 Params = Mapping[str, Any]
@@ -45,6 +45,46 @@ class PoolStats:
     acquire_wait_seconds_max: float
     exhausted_total: int
     recycled_total: int
+
+
+@dataclass(slots=True)
+class PoolCounters:
+    """The running acquire statistics an adapter keeps behind :meth:`Database.stats`.
+
+    Both adapters count the same way, so the numbers mean the same on SQLite
+    and PostgreSQL: ``in_use`` and ``waiting`` are what callers of the adapter
+    hold or wait for right now, the totals only grow.
+    """
+
+    in_use: int = 0
+    waiting: int = 0
+    acquired_total: int = 0
+    acquire_wait_seconds_total: float = 0.0
+    acquire_wait_seconds_max: float = 0.0
+    exhausted_total: int = 0
+    recycled_total: int = 0
+
+    def record_acquire(self, waited: float) -> None:
+        """A connection was handed out after ``waited`` seconds."""
+        self.in_use += 1
+        self.acquired_total += 1
+        self.acquire_wait_seconds_total += waited
+        self.acquire_wait_seconds_max = max(self.acquire_wait_seconds_max, waited)
+
+    def snapshot(self, *, size: int, max_size: int, idle: int) -> PoolStats:
+        """These counters plus the pool's own size, as a frozen :class:`PoolStats`."""
+        return PoolStats(
+            size=size,
+            max_size=max_size,
+            in_use=self.in_use,
+            idle=idle,
+            waiting=self.waiting,
+            acquired_total=self.acquired_total,
+            acquire_wait_seconds_total=self.acquire_wait_seconds_total,
+            acquire_wait_seconds_max=self.acquire_wait_seconds_max,
+            exhausted_total=self.exhausted_total,
+            recycled_total=self.recycled_total,
+        )
 
 
 class Connection(abc.ABC):

@@ -3,8 +3,8 @@
 SQL is written once, with ``:name`` placeholders. asyncpg wants ``$1, $2…``
 and sqlite3 is given ``?``; both get the parameters as a tuple in the order
 the compiler reports. The scanner skips string literals, quoted identifiers,
-comments and PostgreSQL ``::`` casts, so a colon inside any of them is left
-alone.
+comments and PostgreSQL ``::`` casts, ``E'...'`` strings and ``$$``/``$tag$``
+dollar-quoted bodies, so a colon inside any of them is left alone.
 """
 
 from __future__ import annotations
@@ -33,10 +33,16 @@ def _is_name_char(char: str) -> bool:
     return char.isalnum() or char == "_"
 
 
-def _skip_quoted(sql: str, start: int, quote: str) -> int:
-    """Index just past the literal opened at ``start`` (doubled quotes escape)."""
+def _skip_quoted(sql: str, start: int, quote: str, *, backslashes: bool = False) -> int:
+    """Index just past the literal opened at ``start`` (doubled quotes escape).
+
+    ``backslashes``: PostgreSQL ``E'...'`` strings, where ``\\'`` escapes too.
+    """
     i = start + 1
     while i < len(sql):
+        if backslashes and sql[i] == "\\":
+            i += 2
+            continue
         if sql[i] == quote:
             if i + 1 < len(sql) and sql[i + 1] == quote:
                 i += 2
@@ -44,6 +50,52 @@ def _skip_quoted(sql: str, start: int, quote: str) -> int:
             return i + 1
         i += 1
     raise ValueError(f"unterminated {quote} literal in SQL: {sql!r}")
+
+
+def _dollar_tag(sql: str, start: int) -> str | None:
+    """The ``$$`` or ``$tag$`` opening a dollar-quoted string at ``start``, if any."""
+    if start > 0 and (_is_name_char(sql[start - 1]) or sql[start - 1] == "$"):
+        return None  # part of an identifier such as ``a$b``
+    j = start + 1
+    if j < len(sql) and _is_name_start(sql[j]):
+        while j < len(sql) and _is_name_char(sql[j]):
+            j += 1
+    if j < len(sql) and sql[j] == "$":
+        return sql[start : j + 1]
+    return None  # ``$1`` and a lone ``$`` are not quotes
+
+
+def _opaque_end(sql: str, i: int, dialect: Dialect) -> int | None:
+    """End of the literal, quoted identifier or comment starting at ``i``, if any.
+
+    Nothing inside such a span is a placeholder.
+    """
+    char = sql[i]
+    if char in "'\"":
+        escaped = (
+            dialect == "postgresql"
+            and char == "'"
+            and i > 0
+            and sql[i - 1] in "eE"
+            and (i < 2 or not _is_name_char(sql[i - 2]))
+        )
+        return _skip_quoted(sql, i, char, backslashes=escaped)
+    if sql.startswith("--", i):
+        end = sql.find("\n", i)
+        return len(sql) if end < 0 else end
+    if sql.startswith("/*", i):
+        end = sql.find("*/", i + 2)
+        if end < 0:
+            raise ValueError(f"unterminated comment in SQL: {sql!r}")
+        return end + 2
+    if char == "$" and dialect == "postgresql":
+        tag = _dollar_tag(sql, i)
+        if tag is not None:
+            end = sql.find(tag, i + len(tag))
+            if end < 0:
+                raise ValueError(f"unterminated {tag} string in SQL: {sql!r}")
+            return end + len(tag)
+    return None
 
 
 @lru_cache(maxsize=1024)
@@ -55,26 +107,14 @@ def compile_sql(sql: str, dialect: Dialect) -> CompiledSql:
     i = 0
     length = len(sql)
     while i < length:
-        char = sql[i]
-        if char in "'\"":
-            end = _skip_quoted(sql, i, char)
-            out.append(sql[i:end])
-            i = end
-        elif sql.startswith("--", i):
-            end = sql.find("\n", i)
-            end = length if end < 0 else end
-            out.append(sql[i:end])
-            i = end
-        elif sql.startswith("/*", i):
-            end = sql.find("*/", i + 2)
-            if end < 0:
-                raise ValueError(f"unterminated comment in SQL: {sql!r}")
-            out.append(sql[i : end + 2])
-            i = end + 2
+        opaque_end = _opaque_end(sql, i, dialect)
+        if opaque_end is not None:
+            out.append(sql[i:opaque_end])
+            i = opaque_end
         elif sql.startswith("::", i):
             out.append("::")
             i += 2
-        elif char == ":" and i + 1 < length and _is_name_start(sql[i + 1]):
+        elif sql[i] == ":" and i + 1 < length and _is_name_start(sql[i + 1]):
             j = i + 2
             while j < length and _is_name_char(sql[j]):
                 j += 1
@@ -89,7 +129,7 @@ def compile_sql(sql: str, dialect: Dialect) -> CompiledSql:
                 out.append("?")
             i = j
         else:
-            out.append(char)
+            out.append(sql[i])
             i += 1
     return CompiledSql("".join(out), tuple(names))
 
