@@ -278,9 +278,8 @@ def _all_subclasses(cls: type[FitsflowError]) -> list[type[FitsflowError]]:
     return found
 
 
-_BY_CODE: dict[str, type[FitsflowError]] = {
-    cls.code: cls for cls in [FitsflowError, *_all_subclasses(FitsflowError)]
-}
+_ALL_CLASSES: list[type[FitsflowError]] = [FitsflowError, *_all_subclasses(FitsflowError)]
+_BY_CODE: dict[str, type[FitsflowError]] = {cls.code: cls for cls in _ALL_CLASSES}
 
 
 def error_class_for_code(code: str) -> type[FitsflowError]:

@@ -13,7 +13,7 @@ def _default(value: object) -> object:
     if isinstance(value, complex):
         return [value.real, value.imag]
     if isinstance(value, (set, frozenset)):
-        return sorted(value)  # type: ignore[type-var]
+        return sorted(value)
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 
 import typer
@@ -14,7 +15,10 @@ from pipeline.cli.common import (
     print_json,
     reports_errors,
 )
-from pipeline.db import migrate
+from pipeline.db import migrate, open_database
+from pipeline.db.copy import copy_catalogue
+from pipeline.errors import ValidationError
+from pipeline.settings import Settings
 
 app = typer.Typer(help="Manage the database schema (Alembic migrations).", no_args_is_help=True)
 
@@ -72,3 +76,35 @@ def history(json_output: JsonOption = False) -> None:
         return
     for revision, down, message in entries:
         typer.echo(f"{down or 'base'} -> {revision}  {message}")
+
+
+@app.command()
+@reports_errors
+def copy(
+    source_url: Annotated[str, typer.Option("--from", help="The database to copy from.")],
+    target_url: Annotated[str, typer.Option("--to", help="An empty database to copy into.")],
+    config: ConfigOption = None,
+) -> None:
+    """Copy a whole catalogue to another database (e.g. SQLite to PostgreSQL).
+
+    The target's schema is created (or upgraded) to head first; both databases
+    must then be at the same revision, and the target must hold no products.
+    """
+    settings = load(config)
+    migrate.upgrade(target_url)
+    source_revision = migrate.current_revision(source_url)
+    if source_revision != migrate.current_revision(target_url):
+        raise ValidationError(
+            f"the source is at revision {source_revision}, the target at head "
+            f"{migrate.head_revision()}; run `fitsflow db upgrade --database-url {source_url}`"
+        )
+    counts = asyncio.run(_copy(settings, source_url, target_url))
+    for table, rows in counts.items():
+        typer.echo(f"{table:<13} {rows:>10} rows")
+
+
+async def _copy(settings: Settings, source_url: str, target_url: str) -> dict[str, int]:
+    source = open_database(settings.database.model_copy(update={"url": source_url}))
+    target = open_database(settings.database.model_copy(update={"url": target_url}))
+    async with source, target:
+        return await copy_catalogue(source, target)

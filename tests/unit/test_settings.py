@@ -22,8 +22,10 @@ def test_shipped_config_file_equals_builtin_defaults() -> None:
     shipped = tomllib.loads(DEFAULT_CONFIG_FILE.read_text())
     defaults = Settings.model_validate({}).model_dump(mode="json")
     # Every default is documented in the file, with the same value.
-    assert {k: {f: list(v) if isinstance(v, tuple) else v for f, v in s.items()}
-            for k, s in shipped.items()} == defaults
+    assert {
+        k: {f: list(v) if isinstance(v, tuple) else v for f, v in s.items()}
+        for k, s in shipped.items()
+    } == defaults
 
 
 def test_environment_overrides_file_and_flags_override_environment(
