@@ -1,0 +1,98 @@
+"""One revision chain, two databases: up, down, up again, and exactly the declared schema."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect as inspect_schema
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from pipeline.db import migrate
+from pipeline.db.schema import metadata
+from pipeline.repositories import batches, jobs, products
+from tests.support.databases import opened_database
+
+FITSFLOW_TABLES = {"batches", "products", "hdus", "jobs", "job_attempts"}
+
+
+def _inspect(url: str, work: Any) -> Any:
+    """Run ``work(sync_connection)`` against ``url`` through SQLAlchemy."""
+
+    async def run() -> Any:
+        engine = create_async_engine(migrate.sqlalchemy_url(url))
+        try:
+            async with engine.connect() as connection:
+                return await connection.run_sync(work)
+        finally:
+            await engine.dispose()
+
+    with ThreadPoolExecutor(max_workers=1) as executor:
+        return executor.submit(asyncio.run, run()).result()
+
+
+def _tables(url: str) -> set[str]:
+    return set(_inspect(url, lambda sync: inspect_schema(sync).get_table_names()))
+
+
+def _schema_differences(url: str) -> list[Any]:
+    def compare(sync: Any) -> list[Any]:
+        context = MigrationContext.configure(sync, opts={"compare_type": True})
+        return list(compare_metadata(context, metadata))
+
+    return list(_inspect(url, compare))
+
+
+def test_upgrade_downgrade_upgrade(empty_database_url: str) -> None:
+    url = empty_database_url
+    assert migrate.current_revision(url) is None
+    migrate.upgrade(url)
+    assert migrate.current_revision(url) == migrate.head_revision()
+    assert FITSFLOW_TABLES <= _tables(url)
+    migrate.downgrade(url, "base")
+    assert migrate.current_revision(url) is None
+    assert not FITSFLOW_TABLES & _tables(url)
+    migrate.upgrade(url)
+    assert migrate.current_revision(url) == migrate.head_revision()
+    assert FITSFLOW_TABLES <= _tables(url)
+
+
+def test_migrated_schema_is_the_declared_schema(migrated_database_url: str) -> None:
+    assert _schema_differences(migrated_database_url) == []
+
+
+def _repository_statements() -> list[tuple[str, str]]:
+    found = []
+    for module in (products, jobs, batches):
+        for name, value in inspect.getmembers(module):
+            if name.endswith("_SQL") and isinstance(value, str):
+                found.append((f"{module.__name__.rsplit('.', 1)[-1]}.{name}", value))
+    return found
+
+
+STATEMENTS = _repository_statements()
+
+
+def test_repositories_declare_their_statements() -> None:
+    # Guards the parametrisation below against silently testing nothing.
+    assert len(STATEMENTS) >= 20
+
+
+@pytest.mark.parametrize(("name", "sql"), STATEMENTS, ids=[name for name, _ in STATEMENTS])
+async def test_every_repository_statement_compiles_against_the_migrated_schema(
+    migrated_database_url: str, name: str, sql: str
+) -> None:
+    from pipeline.db.sql import compile_sql
+
+    async with opened_database(migrated_database_url) as database:
+        names = compile_sql(sql, database.dialect).names
+        params = dict.fromkeys(names)
+        # EXPLAIN plans the statement against the real tables without running it.
+        async with database.transaction() as tx:
+            plan = await tx.fetch_all("EXPLAIN " + sql, params)
+        assert plan, name

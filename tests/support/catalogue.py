@@ -1,0 +1,34 @@
+"""Fixtures for a migrated catalogue database, once per backend, and FITS samples."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from pipeline.db import Database
+from pipeline.db import migrate
+from pipeline.samples import SampleKind, rng_for, sample_bytes
+from tests.support.databases import opened_database
+
+
+@pytest.fixture
+def migrated_database_url(empty_database_url: str) -> str:
+    """An empty database (SQLite or PostgreSQL) migrated to head."""
+    migrate.upgrade(empty_database_url)
+    return empty_database_url
+
+
+@pytest.fixture
+async def database(migrated_database_url: str) -> AsyncIterator[Database]:
+    """A connected adapter on a migrated database, once per backend."""
+    async with opened_database(migrated_database_url) as db:
+        yield db
+
+
+def write_fits(path: Path, index: int = 0, kind: SampleKind = SampleKind.IMAGE) -> Path:
+    """Write the distinct sample ``index`` of ``kind`` at ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(sample_bytes(index, kind, rng_for(seed=1, index=index)))
+    return path
