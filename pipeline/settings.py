@@ -29,10 +29,15 @@ from pipeline.errors import ValidationError
 __all__ = [
     "DEFAULT_CONFIG_FILE",
     "ENV_PREFIX",
+    "ApiSettings",
+    "BrokerSettings",
     "DatabaseSettings",
     "FilesSettings",
     "ReaderSettings",
+    "ReconcilerSettings",
     "Settings",
+    "WatchSettings",
+    "WorkerSettings",
     "load_settings",
 ]
 
@@ -112,6 +117,82 @@ class FilesSettings(BaseModel):
         return patterns
 
 
+class WatchSettings(BaseModel):
+    """The watcher: which roots, how it notices files, when a file is complete."""
+
+    model_config = _SECTION
+
+    roots: tuple[str, ...] = ()
+    recursive: bool = True
+    #: A polling observer instead of inotify: for NFS, Lustre, CIFS mounts,
+    #: where the kernel sees no events for writes made on other hosts.
+    polling: bool = False
+    poll_interval_seconds: float = Field(default=1.0, gt=0)
+    #: A file with no close-after-write event is complete once its size and
+    #: mtime stay unchanged this long.
+    settle_seconds: float = Field(default=1.0, ge=0)
+    #: Walk every root this often to catch what events missed (0: never).
+    rescan_interval_seconds: float = Field(default=300.0, ge=0)
+
+
+class BrokerSettings(BaseModel):
+    """Where ingest messages travel: redis://, amqp:// or memory:// (in-process)."""
+
+    model_config = _SECTION
+
+    url: str = "memory://"
+    queue: str = "fitsflow-ingest"
+
+    @field_validator("url")
+    @classmethod
+    def _known_scheme(cls, url: str) -> str:
+        if url.startswith(("redis://", "rediss://", "amqp://", "amqps://", "memory://")):
+            return url
+        raise ValueError("must start with redis://, amqp:// or memory://")
+
+
+class WorkerSettings(BaseModel):
+    """Ingest workers: concurrency, retries of transient errors, time limits."""
+
+    model_config = _SECTION
+
+    processes: int = Field(default=2, ge=1)
+    threads: int = Field(default=4, ge=1)
+    #: Longest one message may run (seconds); the reader's own limit is tighter.
+    time_limit_seconds: float = Field(default=300.0, gt=0)
+    #: Transient errors are retried with exponential backoff and jitter ...
+    min_backoff_seconds: float = Field(default=1.0, gt=0)
+    max_backoff_seconds: float = Field(default=300.0, gt=0)
+    #: ... at most this many times, and not past this age of the first attempt.
+    max_retries: int = Field(default=10, ge=0)
+    max_age_seconds: float = Field(default=86_400.0, gt=0)
+    #: Move files that fail permanently into a tree mirroring their root here
+    #: (off when unset: the file is left exactly where and as it was).
+    quarantine_dir: str | None = None
+
+
+class ReconcilerSettings(BaseModel):
+    """The outbox reconciler: re-sends jobs whose message was lost."""
+
+    model_config = _SECTION
+
+    interval_seconds: float = Field(default=15.0, gt=0)
+    #: A queued job whose message was sent this long ago without being
+    #: picked up, or a running job whose lease expired, is sent again.
+    stale_after_seconds: float = Field(default=60.0, gt=0)
+    #: How long a worker holds a job before another may take it over.
+    lease_seconds: float = Field(default=600.0, gt=0)
+
+
+class ApiSettings(BaseModel):
+    """The status endpoint."""
+
+    model_config = _SECTION
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+
+
 class Settings(BaseSettings):
     """Every setting of fitsflow, grouped by the part of the system it steers."""
 
@@ -126,6 +207,11 @@ class Settings(BaseSettings):
     database: DatabaseSettings = DatabaseSettings()
     reader: ReaderSettings = ReaderSettings()
     files: FilesSettings = FilesSettings()
+    watch: WatchSettings = WatchSettings()
+    broker: BrokerSettings = BrokerSettings()
+    worker: WorkerSettings = WorkerSettings()
+    reconciler: ReconcilerSettings = ReconcilerSettings()
+    api: ApiSettings = ApiSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -7,6 +7,7 @@ import typer
 from pipeline import __version__
 from pipeline.cli import db_cmd
 from pipeline.cli.ingest_cmd import ingest
+from pipeline.cli.samples_cmd import samples
 from pipeline.logs import configure_logging
 
 __all__ = ["app", "main"]
@@ -20,6 +21,7 @@ app = typer.Typer(
 )
 app.add_typer(db_cmd.app, name="db")
 app.command(name="ingest")(ingest)
+app.command(name="samples")(samples)
 
 
 def _version(value: bool) -> None:
