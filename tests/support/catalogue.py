@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.db import Database
-from pipeline.db import migrate
+from pipeline.db import Database, migrate
 from pipeline.samples import SampleKind, rng_for, sample_bytes
 from tests.support.databases import opened_database
 
