@@ -9,6 +9,7 @@ fitsflow does not record them. Every input is bounded by the reader settings.
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,6 +19,7 @@ from pipeline.errors import (
     FileNotComplete,
     LimitExceeded,
     MalformedHeader,
+    PermanentError,
     TruncatedFits,
 )
 from pipeline.fits.cards import CARD_LENGTH, parse_cards
@@ -34,6 +36,7 @@ __all__ = ["read_fits"]
 _CARDS_PER_BLOCK = BLOCK_SIZE // CARD_LENGTH
 _KEYWORD_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
 _PRINTABLE = bytes(range(0x20, 0x7F))
+_XTENSION = b"XTENSION"
 
 
 class _TrailingBytes(Exception):
@@ -54,21 +57,11 @@ def read_fits(
     resolved = resolve_within(path, roots)
     file, before = open_regular(resolved)
     with file:
-        if before.st_size == 0:
-            raise EmptyFile(f"{path} is empty (0 bytes)", details={"path": str(path)})
-        deadline = Deadline(limits.max_seconds_per_file)
-        raw = RawChunks(file, limits.chunk_bytes, deadline)
-        compression = sniff(raw.peek()[:BLOCK_SIZE])
-        source: ByteSource
-        if compression == "gzip":
-            source = GzipSource(raw, limits.max_inflated_bytes, limits.chunk_bytes)
-        else:
-            source = PlainSource(raw)
         try:
-            hdus, notes = _read_hdus(
-                source, limits, before.st_size if compression == "fits" else None
-            )
-        except TruncatedFits as error:
+            compression, raw, hdus, notes = _read_open_file(file, before, limits, str(path))
+        except PermanentError as error:
+            # Whatever a file looked like while it changed under the reader, it
+            # was not its final content: it is retried later, not failed now.
             _require_unchanged(file, before, str(path), cause=error)
             raise
         _require_unchanged(file, before, str(path))
@@ -84,10 +77,27 @@ def read_fits(
     )
 
 
+def _read_open_file(
+    file: io.FileIO, before: os.stat_result, limits: ReaderSettings, path: str
+) -> tuple[str, RawChunks, list[Hdu], list[ReadWarning]]:
+    if before.st_size == 0:
+        raise EmptyFile(f"{path} is empty (0 bytes)", details={"path": path})
+    deadline = Deadline(limits.max_seconds_per_file)
+    raw = RawChunks(file, limits.chunk_bytes, deadline)
+    compression = sniff(raw.peek()[:BLOCK_SIZE])
+    source: ByteSource
+    if compression == "gzip":
+        source = GzipSource(raw, limits.max_inflated_bytes, limits.chunk_bytes)
+    else:
+        source = PlainSource(raw)
+    hdus, notes = _read_hdus(source, limits, before.st_size if compression == "fits" else None)
+    return compression, raw, hdus, notes
+
+
 def _require_unchanged(
-    file: object, before: os.stat_result, path: str, cause: BaseException | None = None
+    file: io.FileIO, before: os.stat_result, path: str, cause: BaseException | None = None
 ) -> None:
-    after = os.fstat(file.fileno())  # type: ignore[attr-defined]
+    after = os.fstat(file.fileno())
     if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
         raise FileNotComplete(
             f"{path} changed while it was read (size {before.st_size} -> {after.st_size})",
@@ -208,11 +218,12 @@ def _read_header(source: ByteSource, index: int, max_cards: int) -> bytes | None
         if not blocks and index > 0:
             if not block:
                 return None
-            if len(block) == BLOCK_SIZE and not block.startswith(b"XTENSION"):
+            # Every extension header starts with XTENSION: anything else after
+            # the last HDU (a newline, zero padding) is extra, not a cut header.
+            if not block.startswith(_XTENSION[: len(block)]):
                 raise _TrailingBytes(block)
         if len(block) < BLOCK_SIZE:
-            # As astropy does, a partial block where a header could start means
-            # the file was cut, whatever those bytes are.
+            # A partial block where a header starts means the file was cut.
             raise TruncatedFits(
                 f"HDU {index}: header ends after {len(blocks) * BLOCK_SIZE + len(block)} bytes, "
                 "before its END card",
@@ -238,12 +249,13 @@ def _end_card_index(data: bytes) -> int:
     """Index of the END card among ``data``'s cards, or -1.
 
     Like astropy, ``END`` followed by anything that cannot continue a keyword
-    counts (an END card with junk after it is still the end).
+    — a space included — counts: ``END     junk`` has the keyword END, and an
+    END card with junk after it is still the end.
     """
     position = data.find(b"END")
     while position >= 0:
         if position % CARD_LENGTH == 0:
-            rest = data[position + 3 : position + CARD_LENGTH].lstrip(b" ")
+            rest = data[position + 3 : position + CARD_LENGTH]
             if not rest or rest[0] not in _KEYWORD_BYTES:
                 return position // CARD_LENGTH
         position = data.find(b"END", position + 1)

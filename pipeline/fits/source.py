@@ -46,7 +46,7 @@ class RawChunks:
     def __init__(self, file: io.FileIO, chunk_bytes: int, deadline: Deadline) -> None:
         self._file = file
         self._chunk_bytes = chunk_bytes
-        self._deadline = deadline
+        self.deadline = deadline
         self.sha256 = hashlib.sha256()
         self.bytes_read = 0
         self._first: bytes | None = None
@@ -58,7 +58,7 @@ class RawChunks:
         return self._first
 
     def _read(self) -> bytes:
-        self._deadline.check()
+        self.deadline.check()
         chunk = self._file.read(self._chunk_bytes)
         if chunk:
             self.sha256.update(chunk)
@@ -198,6 +198,9 @@ class GzipSource(ByteSource):
             ) from error
 
     def _count(self, out: bytes) -> bytes:
+        # One raw chunk of a bomb inflates for seconds: the clock is checked
+        # per inflated chunk too, not only per raw chunk read.
+        self.raw.deadline.check()
         self.inflated += len(out)
         if self.inflated > self._limit:
             raise LimitExceeded(

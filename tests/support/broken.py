@@ -167,6 +167,12 @@ def _fifo(directory: Path) -> Built:
     return Built(path)
 
 
+def _device(directory: Path) -> Built:
+    path = directory / "null.fits"
+    path.symlink_to("/dev/null")  # a character device behind a harmless name
+    return Built(path)
+
+
 def _directory(directory: Path) -> Built:
     path = directory / "x.fits"
     path.mkdir()
@@ -214,6 +220,11 @@ CASES: tuple[BrokenCase, ...] = (
     BrokenCase(
         "truncated_at_hdu_boundary",
         _file("cut_boundary.fits", lambda: _mef(2, announced=4)),
+        "truncated",
+    ),
+    BrokenCase(
+        "truncated_in_next_extension_keyword",
+        _file("cut_xtension.fits", lambda: _mef(2)[: 3 * BLOCK + 4]),
         "truncated",
     ),
     BrokenCase("missing_final_padding", _file("unpadded.fits", _missing_padding), "truncated"),
@@ -315,12 +326,18 @@ CASES: tuple[BrokenCase, ...] = (
         warning="non_ascii_card",
     ),
     BrokenCase(
+        "trailing_newline",
+        _file("newline.fits", lambda: _image() + b"\n"),
+        warning="trailing_bytes",
+    ),
+    BrokenCase(
         "trailing_blocks",
         _file("trailing.fits", lambda: _image() + bytes(BLOCK)),
         warning="trailing_bytes",
     ),
     BrokenCase("symlink_outside_root", _symlink_out, "outside_root"),
     BrokenCase("fifo", _fifo, "not_regular_file"),
+    BrokenCase("character_device", _device, "not_regular_file"),
     BrokenCase("directory_named_fits", _directory, "not_regular_file"),
     BrokenCase(
         "bzip2_content",

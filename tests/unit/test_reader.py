@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
+import os
 import random
 import warnings
 from collections.abc import Iterator
@@ -19,12 +21,11 @@ from pathlib import Path
 import pytest
 from astropy.io import fits
 
-from pipeline.errors import FileNotComplete, OutsideRoot, TruncatedFits, is_transient
+from pipeline.errors import EmptyFile, FileNotComplete, OutsideRoot, TruncatedFits, is_transient
 from pipeline.fits import FitsFile, read_fits
-from pipeline.fits.sniff import sniff
+from pipeline.paths import open_regular
 from pipeline.samples import ALL_KINDS, SampleKind, rng_for, sample_bytes, write_corpus
 from pipeline.settings import ReaderSettings
-from tests.support.broken import data_offset
 
 LIMITS = ReaderSettings()
 ASTROPY_KIND = {
@@ -161,38 +162,64 @@ def test_multi_member_gzip_and_zero_padding(tmp_path: Path) -> None:
     assert result.warnings == ()
 
 
-def _growing(monkeypatch: pytest.MonkeyPatch, path: Path, extra: bytes) -> None:
-    """Append ``extra`` to ``path`` once the reader has opened it and read its first chunk."""
+def _growing(monkeypatch: pytest.MonkeyPatch, extra: bytes) -> None:
+    """Append ``extra`` to each file right after the reader has opened it."""
 
-    def sniff_then_grow(head: bytes) -> str:
+    def open_then_grow(path: Path) -> tuple[io.FileIO, os.stat_result]:
+        opened = open_regular(path)
         with path.open("ab") as writer:
             writer.write(extra)
-        return sniff(head)
+        return opened
 
-    monkeypatch.setattr("pipeline.fits.reader.sniff", sniff_then_grow)
+    monkeypatch.setattr("pipeline.fits.reader.open_regular", open_then_grow)
 
 
+@pytest.mark.parametrize(
+    ("compressed", "cause"),
+    # Plain: the size at open makes the half file look truncated. Gzip: the
+    # appended half is read, so only the size check afterwards catches it.
+    [(False, TruncatedFits), (True, type(None))],
+    ids=["plain", "gzip"],
+)
 def test_file_growing_while_read_is_not_complete(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, compressed: bool, cause: type
 ) -> None:
     data = _sample(tmp_path, SampleKind.IMAGE).read_bytes()
+    if compressed:
+        data = gzip.compress(data)
+    cut = len(data) // 2
     partial = tmp_path / "arriving.fits"
-    partial.write_bytes(data[: data_offset(data) + 10])
-    _growing(monkeypatch, partial, data[data_offset(data) + 10 :])
+    partial.write_bytes(data[:cut])
+    _growing(monkeypatch, data[cut:])
     with pytest.raises(FileNotComplete) as caught:
-        read_fits(partial, ReaderSettings(chunk_bytes=2880))
+        read_fits(partial, LIMITS)
     assert is_transient(caught.value)
-    assert isinstance(caught.value.__cause__, TruncatedFits)
-    assert caught.value.details["size_after"] == len(data)
+    assert isinstance(caught.value.__cause__, cause)
+    assert (caught.value.details["size_before"], caught.value.details["size_after"]) == (
+        cut,
+        len(data),
+    )
+
+
+def test_empty_file_being_written_is_not_complete(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    created = tmp_path / "created.fits"
+    created.touch()
+    _growing(monkeypatch, b"SIMPLE  =                    T")
+    with pytest.raises(FileNotComplete) as caught:
+        read_fits(created, LIMITS)
+    assert isinstance(caught.value.__cause__, EmptyFile)
 
 
 def test_complete_file_appended_to_while_read_is_not_complete(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = _sample(tmp_path, SampleKind.IMAGE)
-    _growing(monkeypatch, path, bytes(2880))
-    with pytest.raises(FileNotComplete):
+    _growing(monkeypatch, bytes(2880))
+    with pytest.raises(FileNotComplete) as caught:
         read_fits(path, LIMITS)
+    assert caught.value.__cause__ is None  # the content itself read fine
 
 
 def test_roots_confine_where_a_path_may_lead(tmp_path: Path) -> None:
@@ -230,3 +257,39 @@ def test_cut_at_hdu_boundary_only_warns_without_trust_nextend(tmp_path: Path) ->
     result = read_fits(cut, ReaderSettings(trust_nextend=False))
     assert len(result.hdus) == len(full.hdus) - 1
     assert [w.code for w in result.warnings] == ["nextend_mismatch"]
+
+
+@pytest.mark.parametrize(
+    "extra", [b"\n", bytes(100), b" " * 2879], ids=["newline", "zeros", "spaces"]
+)
+def test_partial_block_after_last_hdu_is_trailing_not_truncated(
+    tmp_path: Path, extra: bytes
+) -> None:
+    path = _sample(tmp_path, SampleKind.MEF)
+    path.write_bytes(path.read_bytes() + extra)
+    result = read_fits(path, LIMITS)
+    assert [w.code for w in result.warnings] == ["trailing_bytes"]
+    assert f"{len(extra)} bytes" in result.warnings[0].message
+
+
+@pytest.mark.parametrize("kept", [4, 8, 500], ids=["XTEN", "XTENSION", "card-and-more"])
+def test_cut_inside_the_next_extension_header_is_truncated(tmp_path: Path, kept: int) -> None:
+    data = _sample(tmp_path, SampleKind.MEF).read_bytes()
+    last = read_fits(tmp_path / "mef-0.fits", ReaderSettings()).hdus[-1].header_offset
+    cut = tmp_path / "cut.fits"
+    cut.write_bytes(data[: last + kept])
+    with pytest.raises(TruncatedFits):
+        read_fits(cut, ReaderSettings(trust_nextend=False))
+
+
+def test_end_keyword_with_junk_after_it_ends_the_header_as_in_astropy(tmp_path: Path) -> None:
+    data = _sample(tmp_path, SampleKind.IMAGE).read_bytes()
+    end = data.index(b"END".ljust(80))
+    path = tmp_path / "junk_end.fits"
+    path.write_bytes(data[:end] + b"END     JUNK AFTER THE KEYWORD".ljust(80) + data[end + 80 :])
+    result = read_fits(path, LIMITS)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # astropy warns about the bytes after END
+        with fits.open(path) as hdus:
+            assert len(result.hdus[0].cards) == len(hdus[0].header.cards)
+            assert result.hdus[0].data_offset == hdus.fileinfo(0)["datLoc"]

@@ -18,8 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.errors import FitsflowError, PermanentError, error_class_for_code
+from pipeline.errors import FitsflowError, LimitExceeded, PermanentError, error_class_for_code
 from pipeline.fits import FitsFile, read_fits
+from pipeline.settings import ReaderSettings
 from tests.support.broken import CASES, BrokenCase, Built
 
 MIB = 1024**2
@@ -97,6 +98,32 @@ def test_unparsable_cards_are_recorded_raw(tmp_path: Path) -> None:
     flagged = [w for w in result.warnings if w.code == "unparsable_card"]
     assert len(flagged) == 4 and all(w.hdu == 0 for w in flagged)
     assert by_keyword["SIMPLE"].value is True  # the rest of the header is intact
+
+
+class _FakeClock:
+    """A monotonic clock that advances one second every time it is read."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def monotonic(self) -> float:
+        self.now += 1.0
+        return self.now
+
+
+def test_deadline_is_checked_while_one_raw_chunk_inflates(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bomb = next(case for case in CASES if case.name == "gzip_bomb").build(tmp_path)
+    monkeypatch.setattr("pipeline.fits.source.time", _FakeClock())
+    # The first 2 MiB read inflates to 2 GiB: if the clock were read only per
+    # raw chunk, the 1 GiB inflation limit would stop it first.
+    limits = ReaderSettings(
+        chunk_bytes=2 * MIB, max_inflated_bytes=1024 * MIB, max_seconds_per_file=10
+    )
+    with pytest.raises(LimitExceeded) as caught:
+        read_fits(bomb.path, limits)
+    assert caught.value.details["limit"] == "max_seconds_per_file"
 
 
 _RSS_PROBE = textwrap.dedent(
