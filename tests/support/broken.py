@@ -53,8 +53,8 @@ class BrokenCase:
     limits: Mapping[str, Any] = field(default_factory=dict)
     #: For LimitExceeded: the setting named in ``details["limit"]``.
     limit: str | None = None
-    #: The library exception expected as ``__cause__`` of the translated error.
-    cause: type[BaseException] | None = None
+    #: The library exception(s) expected as ``__cause__`` of the translated error.
+    cause: type[BaseException] | tuple[type[BaseException], ...] | None = None
     #: Claims far more than it holds: reading it must not allocate the claim.
     bomb: bool = False
 
@@ -171,6 +171,16 @@ def _device(directory: Path) -> Built:
     path = directory / "null.fits"
     path.symlink_to("/dev/null")  # a character device behind a harmless name
     return Built(path)
+
+
+def _missing(directory: Path) -> Built:
+    return Built(directory / "gone.fits")  # noticed, then deleted before it was read
+
+
+def _symlink_loop(directory: Path) -> Built:
+    (directory / "a.fits").symlink_to(directory / "b.fits")
+    (directory / "b.fits").symlink_to(directory / "a.fits")
+    return Built(directory / "a.fits")
 
 
 def _directory(directory: Path) -> Built:
@@ -339,6 +349,9 @@ CASES: tuple[BrokenCase, ...] = (
     BrokenCase("fifo", _fifo, "not_regular_file"),
     BrokenCase("character_device", _device, "not_regular_file"),
     BrokenCase("directory_named_fits", _directory, "not_regular_file"),
+    BrokenCase("missing_file", _missing, "file_missing", cause=FileNotFoundError),
+    # Python 3.11 reports a symlink loop as RuntimeError, later versions as OSError.
+    BrokenCase("symlink_loop", _symlink_loop, "file_unreadable", cause=(RuntimeError, OSError)),
     BrokenCase(
         "bzip2_content",
         _file("packed.fits", lambda: bz2.compress(_image())),
