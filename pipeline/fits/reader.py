@@ -4,7 +4,9 @@ Headers are read block by block up to their END card; each HDU's data size
 comes from its mandatory keywords and the data is passed over (hashed, and
 summed where CHECKSUM/DATASUM ask for it), never kept. A file shorter than its
 headers imply is ``TruncatedFits`` — astropy opens such files with a warning,
-fitsflow does not record them. Every input is bounded by the reader settings.
+fitsflow does not record them. Every input is bounded by the reader settings;
+``max_header_cards`` counts the cards of all of a file's headers together,
+since every card is kept.
 """
 
 from __future__ import annotations
@@ -110,10 +112,13 @@ def _read_hdus(
 ) -> tuple[list[Hdu], list[ReadWarning]]:
     hdus: list[Hdu] = []
     notes: list[ReadWarning] = []
+    # Cards are parsed and kept, so the budget is for the whole file: per
+    # header only, a thousand HDUs of 100,000 cards each would still fit.
+    card_budget = limits.max_header_cards
     while True:
         header_offset = source.position
         try:
-            header = _read_header(source, len(hdus), limits.max_header_cards)
+            header = _read_header(source, len(hdus), card_budget, limits.max_header_cards)
         except _TrailingBytes as trailing:
             extra = len(trailing.args[0]) + source.drain()
             notes.append(
@@ -125,6 +130,9 @@ def _read_hdus(
             break
         if header is None:
             break
+        card_budget -= len(header) // CARD_LENGTH
+        if card_budget < 0:
+            raise _too_many_cards(len(hdus), limits.max_header_cards)
         if len(hdus) >= limits.max_hdus:
             raise LimitExceeded(
                 f"file has more than max_hdus ({limits.max_hdus}) HDUs",
@@ -210,8 +218,11 @@ def _check_data_fits(
         )
 
 
-def _read_header(source: ByteSource, index: int, max_cards: int) -> bytes | None:
-    """The header blocks of HDU ``index`` up to and including END; None at EOF."""
+def _read_header(source: ByteSource, index: int, budget: int, max_cards: int) -> bytes | None:
+    """The header blocks of HDU ``index`` up to and including END; None at EOF.
+
+    ``budget`` is how many more cards the file may hold (of ``max_cards``).
+    """
     blocks: list[bytes] = []
     while True:
         block = source.read(BLOCK_SIZE)
@@ -232,17 +243,21 @@ def _read_header(source: ByteSource, index: int, max_cards: int) -> bytes | None
         blocks.append(block)
         if _end_card_index(block) >= 0:
             return b"".join(blocks)
-        if len(blocks) * _CARDS_PER_BLOCK > max_cards:
-            raise LimitExceeded(
-                f"HDU {index}: header has more than max_header_cards ({max_cards}) cards",
-                details={"limit": "max_header_cards", "value": max_cards, "hdu": index},
-            )
+        if len(blocks) * _CARDS_PER_BLOCK > budget:
+            raise _too_many_cards(index, max_cards)
         if _looks_binary(block):
             raise MalformedHeader(
                 f"HDU {index}: no END card before non-header bytes at offset "
                 f"{source.position - BLOCK_SIZE}",
                 details={"hdu": index, "offset": source.position - BLOCK_SIZE},
             )
+
+
+def _too_many_cards(index: int, max_cards: int) -> LimitExceeded:
+    return LimitExceeded(
+        f"HDU {index}: the headers hold more than max_header_cards ({max_cards}) cards",
+        details={"limit": "max_header_cards", "value": max_cards, "hdu": index},
+    )
 
 
 def _end_card_index(data: bytes) -> int:

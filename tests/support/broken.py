@@ -129,6 +129,15 @@ def _header_bomb() -> bytes:
     return b"".join(_primary()) + body
 
 
+def _many_headers_bomb() -> bytes:
+    """300 gzip members, each an extension of 1,000 cards: none is too long alone."""
+    cards = [card("XTENSION", "IMAGE"), card("BITPIX", 8), card("NAXIS", 0)]
+    cards += [card("PCOUNT", 0), card("GCOUNT", 1)]
+    cards += [commentary("COMMENT", f"card {n}") for n in range(1_000)]
+    member = gzip.compress(hdu_bytes(cards, b""), mtime=0)
+    return gzip.compress(hdu_bytes(_primary(), b""), mtime=0) + member * 300
+
+
 def _huge_naxis() -> bytes:
     """Claims 2 TB of data (500,000 x 500,000 x 8 bytes) and holds one block."""
     return hdu_bytes(_primary(bitpix=64, axes=(500_000, 500_000)), b"") + bytes(BLOCK)
@@ -273,6 +282,13 @@ CASES: tuple[BrokenCase, ...] = (
     BrokenCase(
         "header_bomb_gzip",
         _file("header_bomb.fits.gz", lambda: gzip.compress(_header_bomb(), 1, mtime=0)),
+        "limit_exceeded",
+        limit="max_header_cards",
+        bomb=True,
+    ),
+    BrokenCase(
+        "many_headers_bomb",
+        _file("many_headers.fits.gz", _many_headers_bomb),
         "limit_exceeded",
         limit="max_header_cards",
         bomb=True,
