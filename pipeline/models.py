@@ -168,6 +168,8 @@ class Job:
     started_at: datetime | None
     finished_at: datetime | None
     next_attempt_at: datetime | None
+    lease_expires_at: datetime | None
+    worker: str | None
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> Job:
@@ -182,6 +184,7 @@ class Job:
             "started_at",
             "finished_at",
             "next_attempt_at",
+            "lease_expires_at",
         ):
             values[name] = as_datetime(values[name])
         return cls(**values)

@@ -84,6 +84,7 @@ class ReaderSettings(BaseModel):
 
     model_config = _SECTION
 
+    #: Most cards in all of one file's headers together (every card is kept).
     max_header_cards: int = Field(default=100_000, ge=36)
     max_hdus: int = Field(default=1_000, ge=1)
     max_inflated_bytes: int = Field(default=4 * 1024**3, ge=2880)
@@ -142,6 +143,9 @@ class BrokerSettings(BaseModel):
 
     url: str = "memory://"
     queue: str = "fitsflow-ingest"
+    #: Redis: how long a worker may miss heartbeats before the messages it
+    #: held are given to others (a SIGKILLed worker's files resume after this).
+    heartbeat_timeout_seconds: float = Field(default=60.0, gt=0)
 
     @field_validator("url")
     @classmethod

@@ -1,1 +1,21 @@
-"""Dramatiq broker set-up, middleware and actors."""
+"""Dramatiq broker set-up, middleware and the ingest actor.
+
+Importing this package installs the broker chosen by the settings (the TOML
+file, ``FITSFLOW_BROKER_URL`` …) with the ingest actor declared on it, so the
+standard Dramatiq CLI works on it directly::
+
+    dramatiq workers --processes 2 --threads 4
+
+``fitsflow worker`` runs exactly that, after turning its flags into settings.
+"""
+
+from __future__ import annotations
+
+from pipeline.settings import load_settings
+from workers.runtime import current, install
+
+__all__ = ["broker", "runtime"]
+
+runtime = install(load_settings())
+broker = runtime.broker
+_ = current

@@ -142,6 +142,8 @@ jobs = sa.Table(
     sa.Column("started_at", Timestamp, nullable=True),
     sa.Column("finished_at", Timestamp, nullable=True),
     sa.Column("next_attempt_at", Timestamp, nullable=True),
+    sa.Column("lease_expires_at", Timestamp, nullable=True),
+    sa.Column("worker", sa.Text(), nullable=True),
     sa.CheckConstraint(
         "state IN ('queued', 'running', 'retrying', 'succeeded', 'failed')", name="state"
     ),
@@ -150,6 +152,13 @@ jobs = sa.Table(
     sa.Index("ix_jobs_batch_id_state", "batch_id", "state"),
     sa.Index("ix_jobs_error_code", "error_code"),
     sa.Index("ix_jobs_product_id", "product_id"),
+    sa.Index(
+        "ix_jobs_unfinished",
+        "state",
+        "enqueued_at",
+        postgresql_where=sa.text("state IN ('queued', 'running', 'retrying')"),
+        sqlite_where=sa.text("state IN ('queued', 'running', 'retrying')"),
+    ),
 )
 
 job_attempts = sa.Table(

@@ -229,10 +229,17 @@ def _read_header(source: ByteSource, index: int, budget: int, max_cards: int) ->
         if not blocks and index > 0:
             if not block:
                 return None
-            # Every extension header starts with XTENSION: anything else after
-            # the last HDU (a newline, zero padding) is extra, not a cut header.
-            if not block.startswith(_XTENSION[: len(block)]):
+            # Whole blocks after the last HDU that do not start an extension
+            # are extra (astropy warns and ignores them too).
+            if len(block) == BLOCK_SIZE and not block.startswith(_XTENSION):
                 raise _TrailingBytes(block)
+            if len(block) < BLOCK_SIZE and not block.startswith(_XTENSION[: len(block)]):
+                # FITS files are whole blocks; like astropy, a ragged end is a cut.
+                raise TruncatedFits(
+                    f"{len(block)} bytes after the last HDU: the file is not a whole number "
+                    "of 2880-byte blocks (cut short, or damaged in transfer)",
+                    details={"hdu": index, "offset": source.position - len(block)},
+                )
         if len(block) < BLOCK_SIZE:
             # A partial block where a header starts means the file was cut.
             raise TruncatedFits(

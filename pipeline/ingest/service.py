@@ -14,6 +14,7 @@ import socket
 import stat
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,15 +22,17 @@ import structlog
 
 from pipeline.clock import utc_now
 from pipeline.db import Connection, Database
-from pipeline.errors import FitsflowError, InternalError
+from pipeline.errors import FitsflowError, InternalError, TransientError
 from pipeline.ingest.parse import ParsedFile, parse_file
 from pipeline.ingest.recording import record_product
-from pipeline.models import Outcome
+from pipeline.models import Job, Outcome
+from pipeline.quarantine import move_to_quarantine, quarantine_target
 from pipeline.repositories import jobs, products
 from pipeline.repositories.jobs import NewJob
+from pipeline.retrypolicy import RetryPolicy
 from pipeline.settings import ReaderSettings
 
-__all__ = ["IngestResult", "IngestService", "worker_name"]
+__all__ = ["IngestResult", "IngestService", "JobRun", "worker_name"]
 
 log = structlog.get_logger(__name__)
 
@@ -135,6 +138,125 @@ class IngestService:
                 details={"exception": type(error).__name__},
             )
 
+    async def run_job(
+        self,
+        job_id: int,
+        *,
+        message_id: str | None,
+        retries_so_far: int,
+        policy: RetryPolicy,
+        lease_seconds: float,
+        root: Path | None,
+        quarantine_dir: str | None = None,
+    ) -> JobRun:
+        """Process one delivery of job ``job_id``'s message (the ingest actor's body).
+
+        Every outcome is recorded before this returns: succeeded, failed with
+        a permanent code, retrying (with the next attempt's time), or failed
+        because transient failures were exhausted.
+        """
+        started = await self._start(job_id, message_id, lease_seconds)
+        if started is None:
+            return JobRun(None)
+        job, attempt = started
+        parsed, failure = await self.parse(job.path, (root,) if root else None)
+        if parsed is not None:
+            try:
+                return JobRun(await self._succeed(job, attempt, parsed))
+            except TransientError as error:
+                failure = error
+        assert failure is not None
+        if failure.transient:
+            age = (utc_now() - job.created_at).total_seconds()
+            delay = policy.next_delay(retries_so_far, age)
+            if delay is not None:
+                return JobRun(await self._retry_later(job, attempt, failure, delay), retry_in=delay)
+            return JobRun(await self._fail(job, attempt, failure), gave_up=True)
+        return JobRun(await self._fail(job, attempt, failure, root, quarantine_dir))
+
+    async def _start(
+        self, job_id: int, message_id: str | None, lease_seconds: float
+    ) -> tuple[Job, int] | None:
+        async def start(tx: Connection) -> tuple[Job, int] | None:
+            now = utc_now()
+            lease_until = now + timedelta(seconds=lease_seconds)
+            attempt = await jobs.start_attempt(
+                tx, job_id, self.worker, now, message_id=message_id, lease_until=lease_until
+            )
+            job = await jobs.get_job(tx, job_id) if attempt is not None else None
+            return (job, attempt) if job is not None and attempt is not None else None
+
+        return await self.db.run_in_transaction(start)
+
+    async def _succeed(self, job: Job, attempt: int, parsed: ParsedFile) -> IngestResult:
+        async def write(tx: Connection) -> IngestResult:
+            now = utc_now()
+            product_id, outcome = await record_product(tx, parsed, now)
+            await jobs.mark_succeeded(tx, job.id, product_id, outcome, now)
+            await jobs.finish_attempt(tx, job.id, attempt, "succeeded", now)
+            return IngestResult(
+                job.path, "succeeded", outcome, product_id, job.id, len(parsed.hdus)
+            )
+
+        return await self.db.run_in_transaction(write)
+
+    async def _retry_later(
+        self, job: Job, attempt: int, error: FitsflowError, delay: float
+    ) -> IngestResult:
+        async def write(tx: Connection) -> None:
+            now = utc_now()
+            await jobs.mark_retrying(tx, job.id, error, now + timedelta(seconds=delay), now)
+            await jobs.finish_attempt(tx, job.id, attempt, "retrying", now, error)
+
+        await self.db.run_in_transaction(write)
+        log.info("job will be retried", job_id=job.id, path=job.path, code=error.code, delay=delay)
+        return IngestResult(job.path, "retrying", job_id=job.id, error=error)
+
+    async def _fail(
+        self,
+        job: Job,
+        attempt: int,
+        error: FitsflowError,
+        root: Path | None = None,
+        quarantine_dir: str | None = None,
+    ) -> IngestResult:
+        target = None
+        if quarantine_dir and not error.transient and os.path.lexists(job.path):
+            target = quarantine_target(job.path, root, quarantine_dir)
+            error.details["quarantined_to"] = str(target)
+
+        async def write(tx: Connection) -> None:
+            now = utc_now()
+            await jobs.mark_failed(tx, job.id, error, now)
+            await jobs.finish_attempt(tx, job.id, attempt, "failed", now, error)
+
+        await self.db.run_in_transaction(write)
+        log.info("job failed", job_id=job.id, path=job.path, code=error.code, error=error.message)
+        if target is not None:
+            move_to_quarantine(job.path, target)
+        return IngestResult(job.path, "failed", job_id=job.id, error=error)
+
+    async def fail_job(self, job_id: int, error: FitsflowError) -> None:
+        """End a job as failed from outside its normal run (time limit, a defect)."""
+
+        async def write(tx: Connection) -> None:
+            now = utc_now()
+            await jobs.mark_failed(tx, job_id, error, now)
+            await jobs.finish_open_attempts(tx, job_id, "failed", now, error)
+
+        await self.db.run_in_transaction(write)
+        log.warning("job failed", job_id=job_id, code=error.code, error=error.message)
+
+    async def release_job(self, job_id: int) -> None:
+        """Give a running job back to ``queued``: this worker is stopping."""
+
+        async def write(tx: Connection) -> None:
+            now = utc_now()
+            await jobs.release_job(tx, job_id, now)
+            await jobs.finish_open_attempts(tx, job_id, "interrupted", now)
+
+        await self.db.run_in_transaction(write, retry_for=5.0)
+
     async def _unchanged(self, path: str, size: int, mtime_ns: int) -> int | None:
         async with self.db.transaction(write=False) as tx:
             return await products.find_unchanged(tx, path, size, mtime_ns)
@@ -162,6 +284,19 @@ class IngestService:
         return IngestResult(
             new_job.path, status, outcome, product_id, job_id, hdus=len(parsed.hdus)
         )
+
+
+@dataclass(frozen=True, slots=True)
+class JobRun:
+    """How one delivery of a job's message ended."""
+
+    #: None when there was nothing to do: the job is final, or another live
+    #: worker holds it.
+    result: IngestResult | None
+    #: Seconds until the job is tried again (a transient failure, recorded).
+    retry_in: float | None = None
+    #: Transient failures exhausted: the job is failed; dead-letter the message.
+    gave_up: bool = False
 
 
 def _stat_regular(path: str) -> tuple[int, int] | None:

@@ -16,6 +16,7 @@ __all__ = [
     "NewJob",
     "count_by_state",
     "finish_attempt",
+    "finish_open_attempts",
     "get_job",
     "insert_job",
     "jobs_for_path",
@@ -26,7 +27,11 @@ __all__ = [
     "mark_failed",
     "mark_retrying",
     "mark_succeeded",
+    "pending_for_file",
+    "release_job",
+    "release_orphans",
     "start_attempt",
+    "unfinished_jobs",
 ]
 
 
@@ -46,10 +51,16 @@ INSERT_JOB_SQL = (
     " created_at, updated_at) VALUES (:path, :size, :mtime_ns, :state, :source, 0, :batch_id,"
     " :now, :now) RETURNING id"
 )
+# A running job is taken over only by the message it was started for (the
+# broker redelivers a message only once its worker is gone) or once its
+# lease has expired; a duplicate message meanwhile finds nothing to do.
 START_ATTEMPT_SQL = (
     "UPDATE jobs SET state = 'running', attempts = attempts + 1, started_at = :now,"
-    " updated_at = :now, next_attempt_at = NULL"
-    " WHERE id = :id AND state NOT IN ('succeeded', 'failed') RETURNING attempts"
+    " updated_at = :now, next_attempt_at = NULL, lease_expires_at = :lease_until,"
+    " worker = :worker, message_id = COALESCE(:message_id, message_id)"
+    " WHERE id = :id AND state NOT IN ('succeeded', 'failed')"
+    " AND (state <> 'running' OR lease_expires_at IS NULL OR lease_expires_at < :now"
+    " OR message_id = :message_id) RETURNING attempts"
 )
 INSERT_ATTEMPT_SQL = (
     "INSERT INTO job_attempts (job_id, attempt, started_at, worker)"
@@ -59,20 +70,40 @@ FINISH_ATTEMPT_SQL = (
     "UPDATE job_attempts SET finished_at = :now, outcome = :outcome, error_code = :code,"
     " error_message = :message WHERE job_id = :job_id AND attempt = :attempt"
 )
+FINISH_OPEN_ATTEMPTS_SQL = (
+    "UPDATE job_attempts SET finished_at = :now, outcome = :outcome, error_code = :code,"
+    " error_message = :message WHERE job_id = :job_id AND finished_at IS NULL"
+)
 MARK_SUCCEEDED_SQL = (
     "UPDATE jobs SET state = 'succeeded', outcome = :outcome, product_id = :product_id,"
     " error_code = NULL, error_message = NULL, error_details = NULL, finished_at = :now,"
-    " updated_at = :now, next_attempt_at = NULL WHERE id = :id"
+    " updated_at = :now, next_attempt_at = NULL, lease_expires_at = NULL WHERE id = :id"
 )
 MARK_FAILED_SQL = (
     "UPDATE jobs SET state = 'failed', error_code = :code, error_message = :message,"
-    " error_details = :details, finished_at = :now, updated_at = :now, next_attempt_at = NULL"
-    " WHERE id = :id"
+    " error_details = :details, finished_at = :now, updated_at = :now, next_attempt_at = NULL,"
+    " lease_expires_at = NULL WHERE id = :id"
 )
 MARK_RETRYING_SQL = (
     "UPDATE jobs SET state = 'retrying', error_code = :code, error_message = :message,"
-    " error_details = :details, next_attempt_at = :next_attempt_at, updated_at = :now"
-    " WHERE id = :id AND state NOT IN ('succeeded', 'failed')"
+    " error_details = :details, next_attempt_at = :next_attempt_at, updated_at = :now,"
+    " lease_expires_at = NULL WHERE id = :id AND state NOT IN ('succeeded', 'failed')"
+)
+RELEASE_JOB_SQL = (
+    "UPDATE jobs SET state = 'queued', lease_expires_at = NULL, updated_at = :now"
+    " WHERE id = :id AND state = 'running'"
+)
+RELEASE_ORPHANS_SQL = (
+    "UPDATE jobs SET state = 'queued', lease_expires_at = NULL, updated_at = :now"
+    " WHERE state = 'running'"
+)
+SELECT_UNFINISHED_SQL = (
+    "SELECT * FROM jobs WHERE state IN ('queued', 'running', 'retrying') AND id > :after_id"
+    " ORDER BY id LIMIT :limit"
+)
+SELECT_PENDING_FOR_FILE_SQL = (
+    "SELECT id FROM jobs WHERE path = :path AND state IN ('queued', 'running', 'retrying')"
+    " AND size = :size AND mtime_ns = :mtime_ns ORDER BY id DESC LIMIT 1"
 )
 MARK_ENQUEUED_SQL = "UPDATE jobs SET enqueued_at = :now, message_id = :message_id WHERE id = :id"
 SELECT_JOB_SQL = "SELECT * FROM jobs WHERE id = :id"
@@ -98,10 +129,29 @@ async def insert_job(
 
 
 async def start_attempt(
-    conn: Connection, job_id: int, worker: str | None, now: datetime
+    conn: Connection,
+    job_id: int,
+    worker: str | None,
+    now: datetime,
+    *,
+    message_id: str | None = None,
+    lease_until: datetime | None = None,
 ) -> int | None:
-    """Mark the job running and open an attempt; None if the job is already final."""
-    attempt = await conn.fetch_value(START_ATTEMPT_SQL, {"id": job_id, "now": now})
+    """Mark the job running and open an attempt; returns the attempt number.
+
+    None when there is nothing to do: the job is final, or another live worker
+    holds it (see ``START_ATTEMPT_SQL``).
+    """
+    attempt = await conn.fetch_value(
+        START_ATTEMPT_SQL,
+        {
+            "id": job_id,
+            "now": now,
+            "worker": worker,
+            "message_id": message_id,
+            "lease_until": lease_until,
+        },
+    )
     if attempt is None:
         return None
     await conn.execute(
@@ -123,6 +173,22 @@ async def finish_attempt(
         {
             "job_id": job_id,
             "attempt": attempt,
+            "outcome": outcome,
+            "code": error.code if error else None,
+            "message": error.message if error else None,
+            "now": now,
+        },
+    )
+
+
+async def finish_open_attempts(
+    conn: Connection, job_id: int, outcome: str, now: datetime, error: FitsflowError | None = None
+) -> None:
+    """Close whatever attempt of the job is still open (it was interrupted)."""
+    await conn.execute(
+        FINISH_OPEN_ATTEMPTS_SQL,
+        {
+            "job_id": job_id,
             "outcome": outcome,
             "code": error.code if error else None,
             "message": error.message if error else None,
@@ -171,6 +237,31 @@ async def mark_retrying(
             "now": now,
         },
     )
+
+
+async def release_job(conn: Connection, job_id: int, now: datetime) -> None:
+    """Give a running job back to ``queued`` (its worker is stopping)."""
+    await conn.execute(RELEASE_JOB_SQL, {"id": job_id, "now": now})
+
+
+async def release_orphans(conn: Connection, now: datetime) -> int:
+    """Every running job back to ``queued``: only for a lone embedded process
+    starting up, which knows no other worker can be running them."""
+    return await conn.execute(RELEASE_ORPHANS_SQL, {"now": now})
+
+
+async def unfinished_jobs(conn: Connection, after_id: int, limit: int) -> list[Job]:
+    """Queued, running and retrying jobs with ids above ``after_id``, oldest first."""
+    rows = await conn.fetch_all(SELECT_UNFINISHED_SQL, {"after_id": after_id, "limit": limit})
+    return [Job.from_row(row) for row in rows]
+
+
+async def pending_for_file(conn: Connection, path: str, size: int, mtime_ns: int) -> int | None:
+    """An unfinished job already admitted for this exact file state, if any."""
+    value = await conn.fetch_value(
+        SELECT_PENDING_FOR_FILE_SQL, {"path": path, "size": size, "mtime_ns": mtime_ns}
+    )
+    return int(value) if value is not None else None
 
 
 async def mark_enqueued(conn: Connection, job_id: int, message_id: str, now: datetime) -> None:

@@ -29,7 +29,9 @@ async def _count(database: Database, table: str) -> int:
     return int(await database.fetch_value(f"SELECT COUNT(*) FROM {table}"))
 
 
-async def test_new_file_becomes_one_product_with_every_hdu(database: Database, tmp_path: Path) -> None:
+async def test_new_file_becomes_one_product_with_every_hdu(
+    database: Database, tmp_path: Path
+) -> None:
     path = write_fits(tmp_path / "mef.fits", 1, SampleKind.MEF)
     result = await _service(database).ingest_path(path)
     assert (result.status, result.outcome) == ("succeeded", Outcome.CREATED)

@@ -354,7 +354,7 @@ CASES: tuple[BrokenCase, ...] = (
     BrokenCase(
         "trailing_newline",
         _file("newline.fits", lambda: _image() + b"\n"),
-        warning="trailing_bytes",
+        error="truncated",
     ),
     BrokenCase(
         "trailing_blocks",

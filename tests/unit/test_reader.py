@@ -262,14 +262,15 @@ def test_cut_at_hdu_boundary_only_warns_without_trust_nextend(tmp_path: Path) ->
 @pytest.mark.parametrize(
     "extra", [b"\n", bytes(100), b" " * 2879], ids=["newline", "zeros", "spaces"]
 )
-def test_partial_block_after_last_hdu_is_trailing_not_truncated(
+def test_partial_block_after_last_hdu_is_truncated_as_astropy_says(
     tmp_path: Path, extra: bytes
 ) -> None:
+    # FITS files are whole 2880-byte blocks; astropy warns that such a file
+    # is truncated, and fitsflow refuses it (whole extra blocks only warn).
     path = _sample(tmp_path, SampleKind.MEF)
     path.write_bytes(path.read_bytes() + extra)
-    result = read_fits(path, LIMITS)
-    assert [w.code for w in result.warnings] == ["trailing_bytes"]
-    assert f"{len(extra)} bytes" in result.warnings[0].message
+    with pytest.raises(TruncatedFits, match=f"{len(extra)} bytes after the last HDU"):
+        read_fits(path, LIMITS)
 
 
 @pytest.mark.parametrize("kept", [4, 8, 500], ids=["XTEN", "XTENSION", "card-and-more"])

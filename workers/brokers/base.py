@@ -1,0 +1,50 @@
+"""What fitsflow needs of a broker beyond Dramatiq's own interface."""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+
+import dramatiq
+from dramatiq.middleware import Middleware
+
+from pipeline.settings import BrokerSettings
+
+__all__ = ["BrokerAdapter", "QueueDepth"]
+
+
+@dataclass(frozen=True, slots=True)
+class QueueDepth:
+    """Messages of one queue by where they are; None where the broker cannot tell."""
+
+    ready: int | None
+    delayed: int | None
+    in_flight: int | None
+    dead: int | None
+
+
+class BrokerAdapter(abc.ABC):
+    """Builds one broker family and answers questions Dramatiq does not."""
+
+    #: Whether messages survive this process (memory:// does not).
+    durable: bool = True
+
+    @abc.abstractmethod
+    def build(self, settings: BrokerSettings, middleware: list[Middleware]) -> dramatiq.Broker:
+        """A Dramatiq broker with ``middleware``."""
+
+    @abc.abstractmethod
+    def translate(self, error: BaseException) -> BaseException | None:
+        """``BrokerUnavailable`` for a client-library connection error, else None."""
+
+    @abc.abstractmethod
+    def message_exists(self, broker: dramatiq.Broker, queue: str, message_id: str) -> bool | None:
+        """Whether the broker still holds the message (queued, delayed or in flight)."""
+
+    @abc.abstractmethod
+    def depth(self, broker: dramatiq.Broker, queue: str) -> QueueDepth:
+        """How many messages ``queue`` holds, by state."""
+
+    @abc.abstractmethod
+    def ping(self, broker: dramatiq.Broker) -> None:
+        """Raise ``BrokerUnavailable`` unless the broker answers."""

@@ -1,0 +1,183 @@
+"""The worker side of one process: broker, actor, database, ingest service.
+
+``install(settings)`` builds the broker for ``settings.broker.url`` and
+declares the ingest actor on it; importing the ``workers`` package does this
+from the environment, which is what ``dramatiq workers`` relies on. The
+database and the ingest service are created lazily on Dramatiq's event-loop
+thread, the loop the actor's coroutines run on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import dramatiq
+import structlog
+from dramatiq.middleware import (
+    AgeLimit,
+    AsyncIO,
+    Callbacks,
+    CurrentMessage,
+    Middleware,
+    Pipelines,
+    Retries,
+    ShutdownNotifications,
+    TimeLimit,
+)
+
+from pipeline.db import Database, open_database
+from pipeline.errors import BrokerUnavailable, is_transient
+from pipeline.ingest.service import IngestService
+from pipeline.outbox import IngestMessage
+from pipeline.retrypolicy import RetryPolicy
+from pipeline.settings import Settings
+from workers.brokers import BrokerAdapter, adapter_for
+
+__all__ = ["ACTOR_NAME", "GaveUp", "WorkerRuntime", "current", "delivery_ref", "install"]
+
+log = structlog.get_logger(__name__)
+
+ACTOR_NAME = "ingest_file"
+#: Dramatiq's own time limit is a backstop behind the actor's, which records
+#: the job as failed; this margin lets the actor's fire first.
+TIME_LIMIT_MARGIN_SECONDS = 30.0
+
+
+class GaveUp(Exception):
+    """Transient failures were exhausted: dead-letter this message."""
+
+
+def retry_when(retries: int, exception: BaseException, max_retries: int) -> bool:
+    """Dramatiq's retry predicate: only what the error tree calls transient."""
+    if isinstance(exception, dramatiq.Retry):
+        return True  # the actor recorded the retry and chose its delay
+    if isinstance(exception, GaveUp):
+        return False
+    return is_transient(exception) and retries < max_retries
+
+
+class _CloseDatabase(Middleware):
+    """Closes the runtime's database on the event loop before the loop stops."""
+
+    def __init__(self, runtime: WorkerRuntime) -> None:
+        self.runtime = runtime
+
+    def before_worker_shutdown(self, broker: dramatiq.Broker, worker: Any) -> None:
+        from dramatiq.asyncio import get_event_loop_thread
+
+        thread = get_event_loop_thread()
+        if thread is not None and self.runtime.database is not None:
+            thread.run_coroutine(self.runtime.aclose())
+
+
+class WorkerRuntime:
+    """Everything the ingest actor needs in this process."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.policy = RetryPolicy.from_settings(settings.worker)
+        self.adapter: BrokerAdapter = adapter_for(settings.broker.url)
+        self.broker = self.adapter.build(settings.broker, self._middleware())
+        self.queue = settings.broker.queue
+        from workers.actors import ingest_file
+
+        declare = dramatiq.actor(
+            broker=self.broker,
+            actor_name=ACTOR_NAME,
+            queue_name=self.queue,
+            time_limit=int((settings.worker.time_limit_seconds + TIME_LIMIT_MARGIN_SECONDS) * 1000),
+        )
+        self.actor = declare(ingest_file)
+        self.database: Database | None = None
+        self._service: IngestService | None = None
+        self._lock: asyncio.Lock | None = None
+
+    def _middleware(self) -> list[Middleware]:
+        worker = self.settings.worker
+        max_retries = worker.max_retries
+        return [
+            AgeLimit(),
+            TimeLimit(),
+            ShutdownNotifications(),
+            Callbacks(),
+            Pipelines(),
+            Retries(
+                max_retries=max_retries,
+                min_backoff=int(worker.min_backoff_seconds * 1000),
+                max_backoff=int(worker.max_backoff_seconds * 1000),
+                retry_when=lambda retries, error: retry_when(retries, error, max_retries),
+            ),
+            CurrentMessage(),
+            AsyncIO(),
+            _CloseDatabase(self),
+        ]
+
+    async def service(self) -> IngestService:
+        """The ingest service, created on first use on the running loop."""
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            if self._service is None:
+                database = open_database(self.settings.database)
+                await database.connect()
+                self.database = database
+                self._service = IngestService(database, self.settings.reader)
+        return self._service
+
+    async def aclose(self) -> None:
+        if self.database is not None:
+            await self.database.close()
+        self.database = None
+        self._service = None
+
+    # --- the outbox's side: sending and inspecting ----------------------------
+
+    def send(self, message: IngestMessage) -> str:
+        """Put ``message`` on the queue; BrokerUnavailable when the broker is down."""
+        try:
+            sent = self.actor.send_with_options(
+                args=(message.job_id, message.path, message.size, message.mtime_ns, message.root),
+                delay=int(message.delay_seconds * 1000) or None,
+            )
+        except Exception as error:  # translated below, or re-raised untouched
+            translated = self.adapter.translate(error)
+            if translated is None:
+                raise
+            raise translated from error
+        return delivery_ref(sent)
+
+    def message_exists(self, message_id: str) -> bool | None:
+        try:
+            return self.adapter.message_exists(self.broker, self.queue, message_id)
+        except BrokerUnavailable:
+            return None  # cannot tell now; the next round asks again
+
+
+def delivery_ref(message: dramatiq.Message[Any]) -> str:
+    """The id that names one delivery of a message, on every broker.
+
+    Redis gives each enqueue its own id (a retry is a new enqueue) and keys its
+    storage by it; a redelivery after a worker died keeps it. Elsewhere the
+    message id serves.
+    """
+    return str(message.options.get("redis_message_id") or message.message_id)
+
+
+_current: WorkerRuntime | None = None
+
+
+def install(settings: Settings) -> WorkerRuntime:
+    """Build the runtime for ``settings`` and make its broker Dramatiq's global one."""
+    global _current
+    runtime = WorkerRuntime(settings)
+    dramatiq.set_broker(runtime.broker)
+    _current = runtime
+    return runtime
+
+
+def current() -> WorkerRuntime:
+    """The installed runtime (importing ``workers`` installs one)."""
+    if _current is None:
+        raise RuntimeError("workers.runtime.install() has not been called")
+    return _current
