@@ -28,7 +28,8 @@ from dramatiq.middleware import (
 
 from pipeline.db import Database, open_database
 from pipeline.errors import BrokerUnavailable, is_transient
-from pipeline.ingest.service import IngestService
+from pipeline.ingest.parse import parse_file
+from pipeline.ingest.service import IngestService, Parser
 from pipeline.outbox import IngestMessage
 from pipeline.retrypolicy import RetryPolicy
 from pipeline.settings import Settings
@@ -74,8 +75,9 @@ class _CloseDatabase(Middleware):
 class WorkerRuntime:
     """Everything the ingest actor needs in this process."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, parser: Parser | None = None) -> None:
         self.settings = settings
+        self._parser = parser
         self.policy = RetryPolicy.from_settings(settings.worker)
         self.adapter: BrokerAdapter = adapter_for(settings.broker.url)
         self.broker = self.adapter.build(settings.broker, self._middleware())
@@ -122,7 +124,9 @@ class WorkerRuntime:
                 database = open_database(self.settings.database)
                 await database.connect()
                 self.database = database
-                self._service = IngestService(database, self.settings.reader)
+                self._service = IngestService(
+                    database, self.settings.reader, parser=self._parser or parse_file
+                )
         return self._service
 
     async def aclose(self) -> None:
@@ -167,10 +171,13 @@ def delivery_ref(message: dramatiq.Message[Any]) -> str:
 _current: WorkerRuntime | None = None
 
 
-def install(settings: Settings) -> WorkerRuntime:
-    """Build the runtime for ``settings`` and make its broker Dramatiq's global one."""
+def install(settings: Settings, *, parser: Parser | None = None) -> WorkerRuntime:
+    """Build the runtime for ``settings`` and make its broker Dramatiq's global one.
+
+    ``parser`` replaces reading files (tests use it to inject transient faults).
+    """
     global _current
-    runtime = WorkerRuntime(settings)
+    runtime = WorkerRuntime(settings, parser=parser)
     dramatiq.set_broker(runtime.broker)
     _current = runtime
     return runtime

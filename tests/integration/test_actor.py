@@ -1,0 +1,162 @@
+"""The ingest actor on a real Dramatiq worker (memory broker, worker threads):
+outcomes recorded, permanent errors never retried, transient ones retried
+with the job showing it, redelivery a no-op."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import dramatiq
+import pytest
+
+from pipeline.db import Database
+from pipeline.errors import FileNotComplete
+from pipeline.ingest.parse import ParsedFile, parse_file
+from pipeline.outbox import Admission, IngestMessage
+from pipeline.repositories import jobs
+from pipeline.settings import Settings
+from tests.support.catalogue import write_fits
+from workers.runtime import WorkerRuntime, install
+
+
+@dataclass(frozen=True)
+class Seen:
+    path: str
+    size: int
+    mtime_ns: int
+
+
+def _seen(path: Path) -> Seen:
+    status = path.stat()
+    return Seen(str(path), status.st_size, status.st_mtime_ns)
+
+
+def _settings(url: str, **worker: Any) -> Settings:
+    return Settings.model_validate(
+        {
+            "database": {"url": url, "busy_retry_seconds": 5.0},
+            "broker": {"url": "memory://"},
+            "worker": {"min_backoff_seconds": 0.05, "max_backoff_seconds": 0.2, **worker},
+        }
+    )
+
+
+@pytest.fixture
+def running(migrated_database_url: str) -> Iterator[WorkerRuntime]:
+    runtime = install(_settings(migrated_database_url))
+    yield from _run_worker(runtime)
+
+
+def _run_worker(runtime: WorkerRuntime) -> Iterator[WorkerRuntime]:
+    worker = dramatiq.Worker(runtime.broker, worker_threads=2, worker_timeout=100)
+    worker.start()
+    try:
+        yield runtime
+    finally:
+        worker.stop(timeout=10_000)
+
+
+async def _wait_until_finished(database: Database, count: int, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        done = await database.fetch_value(
+            "SELECT COUNT(*) FROM jobs WHERE state IN ('succeeded', 'failed')"
+        )
+        if int(done) >= count:
+            return
+        await asyncio.sleep(0.05)
+    rows = await database.fetch_all("SELECT id, state, error_code FROM jobs")
+    raise AssertionError(f"jobs did not finish: {rows}")
+
+
+async def test_good_and_bad_files_end_with_their_outcomes(
+    running: WorkerRuntime, database: Database, tmp_path: Path
+) -> None:
+    good = [write_fits(tmp_path / f"good-{i}.fits", i) for i in range(12)]
+    bad = tmp_path / "bad.fits"
+    bad.write_bytes(b"version https://git-lfs.github.com/spec/v1\noid sha256:abc\nsize 12\n")
+    empty = tmp_path / "empty.fits"
+    empty.write_bytes(b"")
+    await Admission(database, running, [tmp_path]).admit([_seen(p) for p in [*good, bad, empty]])
+    await _wait_until_finished(database, 14)
+    rows = await database.fetch_all("SELECT path, state, attempts, error_code FROM jobs")
+    by_path = {row["path"]: row for row in rows}
+    assert {by_path[str(p)]["state"] for p in good} == {"succeeded"}
+    assert (by_path[str(bad)]["state"], by_path[str(bad)]["error_code"]) == ("failed", "not_fits")
+    assert by_path[str(empty)]["error_code"] == "empty_file"
+    # Permanent errors are never retried.
+    assert {row["attempts"] for row in rows} == {1}
+    assert int(await database.fetch_value("SELECT COUNT(*) FROM products")) == 12
+    assert running.broker.dead_letters == []  # type: ignore[attr-defined]
+
+
+async def test_redelivered_message_for_a_finished_job_is_a_no_op(
+    running: WorkerRuntime, database: Database, tmp_path: Path
+) -> None:
+    path = write_fits(tmp_path / "once.fits")
+    [job_id] = await Admission(database, running, [tmp_path]).admit([_seen(path)])
+    await _wait_until_finished(database, 1)
+    seen = _seen(path)
+    running.send(IngestMessage(job_id, seen.path, seen.size, seen.mtime_ns, str(tmp_path)))
+    running.broker.join(running.queue)  # type: ignore[attr-defined]
+    async with database.transaction(write=False) as tx:
+        job = await jobs.get_job(tx, job_id)
+        attempts = await jobs.list_attempts(tx, job_id)
+    assert job is not None and job.state.value == "succeeded" and job.attempts == 1
+    assert len(attempts) == 1
+    assert int(await database.fetch_value("SELECT COUNT(*) FROM products")) == 1
+
+
+class FlakyParser:
+    """Reads files for real, but the first ``failures`` reads of each path
+    find it still being written (the transient fault a slow writer causes)."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+        self.calls: dict[str, int] = {}
+
+    def __call__(self, path: str, limits: Any, roots: Any) -> ParsedFile:
+        self.calls[path] = self.calls.get(path, 0) + 1
+        if self.calls[path] <= self.failures:
+            raise FileNotComplete(f"{path} changed while it was read")
+        return parse_file(path, limits, roots)
+
+
+async def test_transient_failures_are_retried_then_succeed(
+    migrated_database_url: str, database: Database, tmp_path: Path
+) -> None:
+    parser = FlakyParser(failures=2)
+    runtime = install(_settings(migrated_database_url), parser=parser)
+    for _ in _run_worker(runtime):
+        path = write_fits(tmp_path / "slow.fits")
+        [job_id] = await Admission(database, runtime, [tmp_path]).admit([_seen(path)])
+        await _wait_until_finished(database, 1)
+    async with database.transaction(write=False) as tx:
+        job = await jobs.get_job(tx, job_id)
+        attempts = await jobs.list_attempts(tx, job_id)
+    assert job is not None and job.state.value == "succeeded" and job.attempts == 3
+    assert [a.outcome for a in attempts] == ["retrying", "retrying", "succeeded"]
+    assert [a.error_code for a in attempts] == ["file_not_complete", "file_not_complete", None]
+
+
+async def test_exhausted_retries_fail_with_the_last_code_and_dead_letter(
+    migrated_database_url: str, database: Database, tmp_path: Path
+) -> None:
+    runtime = install(_settings(migrated_database_url, max_retries=2), parser=FlakyParser(99))
+    for _ in _run_worker(runtime):
+        path = write_fits(tmp_path / "never.fits")
+        [job_id] = await Admission(database, runtime, [tmp_path]).admit([_seen(path)])
+        await _wait_until_finished(database, 1)
+        deadline = time.monotonic() + 10
+        while not runtime.broker.dead_letters and time.monotonic() < deadline:  # type: ignore[attr-defined]
+            await asyncio.sleep(0.05)
+        assert len(runtime.broker.dead_letters) == 1  # type: ignore[attr-defined]
+    async with database.transaction(write=False) as tx:
+        job = await jobs.get_job(tx, job_id)
+    assert job is not None and job.state.value == "failed"
+    assert job.error_code == "file_not_complete" and job.attempts == 3
