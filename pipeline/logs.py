@@ -13,7 +13,7 @@ __all__ = ["configure_logging"]
 LogFormat = Literal["auto", "console", "json"]
 
 
-def configure_logging(level: str = "INFO", fmt: LogFormat = "auto") -> None:
+def configure_logging(level: str = "INFO", fmt: LogFormat | str = "auto") -> None:
     """Route structlog and the standard library's logging to stderr.
 
     ``auto`` picks console output when stderr is a terminal and JSON lines

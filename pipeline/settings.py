@@ -33,6 +33,7 @@ __all__ = [
     "BrokerSettings",
     "DatabaseSettings",
     "FilesSettings",
+    "LoggingSettings",
     "ReaderSettings",
     "ReconcilerSettings",
     "Settings",
@@ -197,6 +198,30 @@ class ApiSettings(BaseModel):
     port: int = Field(default=8000, ge=0, le=65535)
 
 
+class LoggingSettings(BaseModel):
+    """Where log lines go and how they look (always to standard error)."""
+
+    model_config = _SECTION
+
+    level: str = "INFO"
+    #: ``auto``: readable lines on a terminal, JSON lines everywhere else.
+    format: str = "auto"
+
+    @field_validator("level")
+    @classmethod
+    def _known_level(cls, level: str) -> str:
+        if level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        return level.upper()
+
+    @field_validator("format")
+    @classmethod
+    def _known_format(cls, fmt: str) -> str:
+        if fmt not in {"auto", "console", "json"}:
+            raise ValueError("must be auto, console or json")
+        return fmt
+
+
 class Settings(BaseSettings):
     """Every setting of fitsflow, grouped by the part of the system it steers."""
 
@@ -216,6 +241,7 @@ class Settings(BaseSettings):
     worker: WorkerSettings = WorkerSettings()
     reconciler: ReconcilerSettings = ReconcilerSettings()
     api: ApiSettings = ApiSettings()
+    logging: LoggingSettings = LoggingSettings()
 
     @classmethod
     def settings_customise_sources(

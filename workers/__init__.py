@@ -11,11 +11,14 @@ standard Dramatiq CLI works on it directly::
 
 from __future__ import annotations
 
+from pipeline.logs import configure_logging
 from pipeline.settings import load_settings
 from workers.runtime import current, install
 
 __all__ = ["broker", "runtime"]
 
-runtime = install(load_settings())
+_settings = load_settings()
+configure_logging(_settings.logging.level, _settings.logging.format)
+runtime = install(_settings)
 broker = runtime.broker
 _ = current

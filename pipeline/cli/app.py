@@ -8,7 +8,9 @@ from pipeline import __version__
 from pipeline.cli import db_cmd
 from pipeline.cli.ingest_cmd import ingest
 from pipeline.cli.samples_cmd import samples
-from pipeline.logs import configure_logging
+from pipeline.cli.services_cmd import api, run, watch, worker
+from pipeline.cli.state import set_log_level
+from pipeline.cli.status_cmd import status
 
 __all__ = ["app", "main"]
 
@@ -22,6 +24,11 @@ app = typer.Typer(
 app.add_typer(db_cmd.app, name="db")
 app.command(name="ingest")(ingest)
 app.command(name="samples")(samples)
+app.command(name="status")(status)
+app.command(name="run")(run)
+app.command(name="watch")(watch)
+app.command(name="worker")(worker)
+app.command(name="api")(api)
 
 
 def _version(value: bool) -> None:
@@ -35,9 +42,11 @@ def _root(
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print the version."
     ),
-    log_level: str = typer.Option("WARNING", "--log-level", help="DEBUG, INFO, WARNING, ERROR."),
+    log_level: str | None = typer.Option(
+        None, "--log-level", help="DEBUG, INFO, WARNING, ERROR (default: from settings)."
+    ),
 ) -> None:
-    configure_logging(log_level)
+    set_log_level(log_level)
 
 
 def main() -> None:

@@ -25,6 +25,7 @@ __all__ = [
     "ensure_schema",
     "head_revision",
     "history",
+    "require_schema",
     "sqlalchemy_url",
     "upgrade",
 ]
@@ -124,3 +125,20 @@ def ensure_schema(url: str) -> str:
         "run `fitsflow db upgrade` first",
         details={"current": current, "head": head},
     )
+
+
+def require_schema(url: str) -> None:
+    """Refuse to run against a database that is not at head (never migrates).
+
+    Workers, watchers and the API of a distributed deployment start beside
+    each other; only ``fitsflow db upgrade`` (the migrate service) changes
+    the schema, so none of them races another to create it.
+    """
+    head = head_revision()
+    current = current_revision(url)
+    if current != head:
+        raise DatabaseError(
+            f"the database schema is at revision {current or 'base (empty)'}, this fitsflow "
+            f"needs {head}; run `fitsflow db upgrade` first",
+            details={"current": current, "head": head},
+        )
