@@ -171,6 +171,10 @@ class WorkerSettings(BaseModel):
     #: ... at most this many times, and not past this age of the first attempt.
     max_retries: int = Field(default=10, ge=0)
     max_age_seconds: float = Field(default=86_400.0, gt=0)
+    #: A truncated file modified less than this long ago may still be being
+    #: written (a writer that paused longer than the settle window): it is
+    #: retried as ``file_not_complete``; after this it fails as ``truncated``.
+    incomplete_grace_seconds: float = Field(default=10.0, ge=0)
     #: Move files that fail permanently into a tree mirroring their root here
     #: (off when unset: the file is left exactly where and as it was).
     quarantine_dir: str | None = None

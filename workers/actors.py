@@ -60,6 +60,7 @@ async def _ingest(
             lease_seconds=runtime.settings.reconciler.lease_seconds,
             root=Path(root) if root else None,
             quarantine_dir=worker.quarantine_dir,
+            incomplete_grace_seconds=worker.incomplete_grace_seconds,
         )
         try:
             return await asyncio.wait_for(work, worker.time_limit_seconds)

@@ -12,6 +12,7 @@ import asyncio
 import os
 import socket
 import stat
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -22,7 +23,13 @@ import structlog
 
 from pipeline.clock import utc_now
 from pipeline.db import Connection, Database
-from pipeline.errors import FitsflowError, InternalError, TransientError
+from pipeline.errors import (
+    FileNotComplete,
+    FitsflowError,
+    InternalError,
+    TransientError,
+    TruncatedFits,
+)
 from pipeline.ingest.parse import ParsedFile, parse_file
 from pipeline.ingest.recording import record_product
 from pipeline.models import Job, Outcome
@@ -148,6 +155,7 @@ class IngestService:
         lease_seconds: float,
         root: Path | None,
         quarantine_dir: str | None = None,
+        incomplete_grace_seconds: float = 0.0,
     ) -> JobRun:
         """Process one delivery of job ``job_id``'s message (the ingest actor's body).
 
@@ -160,6 +168,8 @@ class IngestService:
             return JobRun(None)
         job, attempt = started
         parsed, failure = await self.parse(job.path, (root,) if root else None)
+        if isinstance(failure, TruncatedFits):
+            failure = _maybe_still_written(job.path, failure, incomplete_grace_seconds)
         if parsed is not None:
             try:
                 return JobRun(await self._succeed(job, attempt, parsed))
@@ -297,6 +307,23 @@ class JobRun:
     retry_in: float | None = None
     #: Transient failures exhausted: the job is failed; dead-letter the message.
     gave_up: bool = False
+
+
+def _maybe_still_written(path: str, error: TruncatedFits, grace: float) -> FitsflowError:
+    """A truncated file touched within ``grace`` seconds is more likely still
+    being written than broken: call it incomplete (transient) until then."""
+    try:
+        age = time.time() - os.stat(path).st_mtime
+    except OSError:
+        return error
+    if age >= grace:
+        return error
+    incomplete = FileNotComplete(
+        f"{error.message} (modified {age:.1f} s ago: waiting for the writer)",
+        details={**error.details, "modified_seconds_ago": round(age, 3)},
+    )
+    incomplete.__cause__ = error
+    return incomplete
 
 
 def _stat_regular(path: str) -> tuple[int, int] | None:

@@ -160,3 +160,28 @@ async def test_exhausted_retries_fail_with_the_last_code_and_dead_letter(
         job = await jobs.get_job(tx, job_id)
     assert job is not None and job.state.value == "failed"
     assert job.error_code == "file_not_complete" and job.attempts == 3
+
+
+async def test_a_file_truncated_and_staying_truncated_fails_after_the_grace(
+    migrated_database_url: str, database: Database, tmp_path: Path
+) -> None:
+    settings = _settings(migrated_database_url, incomplete_grace_seconds=1.0)
+    runtime = install(settings)
+    for _ in _run_worker(runtime):
+        cut = write_fits(tmp_path / "cut.fits")
+        cut.write_bytes(cut.read_bytes()[:4000])  # a writer that never finished
+        completed = write_fits(tmp_path / "late.fits", index=3)
+        whole = completed.read_bytes()
+        completed.write_bytes(whole[:3000])  # ... and one that finishes in time
+        admission = Admission(database, runtime, [tmp_path])
+        [cut_job, late_job] = await admission.admit([_seen(cut), _seen(completed)])
+        completed.write_bytes(whole)
+        await _wait_until_finished(database, 2)
+    async with database.transaction(write=False) as tx:
+        cut_record = await jobs.get_job(tx, cut_job)
+        late_record = await jobs.get_job(tx, late_job)
+        cut_attempts = await jobs.list_attempts(tx, cut_job)
+    assert cut_record is not None and cut_record.state.value == "failed"
+    assert cut_record.error_code == "truncated" and cut_record.attempts >= 2
+    assert cut_attempts[0].error_code == "file_not_complete"
+    assert late_record is not None and late_record.state.value == "succeeded"
