@@ -1,0 +1,165 @@
+"""The status API's endpoints: thin adapters from HTTP to the read functions.
+
+Each handler checks its parameters, runs its reads in one read-only
+transaction and returns a document of :mod:`pipeline.api.schemas`; errors
+travel as exceptions to :mod:`pipeline.api.errors`, which turns them into the
+envelope.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
+
+from pipeline import __version__
+from pipeline.api import schemas
+from pipeline.api.catalogue import file_status, job_detail, product_detail
+from pipeline.api.context import StatusContext
+from pipeline.api.errors import envelope_response
+from pipeline.api.health import readiness
+from pipeline.api.params import (
+    DEFAULT_PAGE_SIZE,
+    MAX_ID,
+    MAX_PAGE_SIZE,
+    CursorQuery,
+    IdPath,
+    absolute_path,
+    decode_cursor,
+    encode_cursor,
+    text_query,
+)
+from pipeline.api.progress import batch_progress
+from pipeline.api.summary import build_summary
+from pipeline.clock import utc_now
+from pipeline.errors import NotFound
+from pipeline.models import JobState
+from pipeline.repositories import status
+
+__all__ = ["router"]
+
+
+def _context(request: Request) -> StatusContext:
+    context: StatusContext = request.app.state.status
+    return context
+
+
+Context = Annotated[StatusContext, Depends(_context)]
+
+
+def _documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the error envelopes an endpoint can answer with."""
+    return {status: {"model": schemas.ErrorEnvelope} for status in (*statuses, 500)}
+
+
+router = APIRouter()
+
+
+@router.get("/health", tags=["service"], responses=_documented())
+async def health() -> schemas.Health:
+    """The process is alive and serving requests; nothing else is asked."""
+    return schemas.Health(version=__version__)
+
+
+@router.get(
+    "/ready",
+    tags=["service"],
+    response_model=schemas.Readiness,
+    responses=_documented(503),
+)
+async def ready(context: Context) -> schemas.Readiness | JSONResponse:
+    """The database and the broker both answer; 503 names those that do not."""
+    checks = await readiness(context.database, context.broker)
+    down = {name: check for name, check in checks.items() if check.status == "down"}
+    if not down:
+        return schemas.Readiness(checks=checks)
+    first = next(iter(down.values()))
+    reasons = "; ".join(f"{name}: {check.message}" for name, check in down.items())
+    return envelope_response(
+        first.error or "not_ready",
+        f"not ready: {', '.join(down)} down ({reasons})",
+        503,
+        {"down": list(down), "checks": {name: c.model_dump() for name, c in checks.items()}},
+    )
+
+
+@router.get("/jobs", tags=["jobs"], responses=_documented(400, 503))
+async def list_jobs(
+    context: Context,
+    state: Annotated[JobState | None, Query(description="Only jobs in this state.")] = None,
+    path: Annotated[str | None, text_query("Only jobs of this path.", absolute=True)] = None,
+    path_prefix: Annotated[str | None, text_query("Only jobs whose path starts so.")] = None,
+    error_code: Annotated[str | None, text_query("Only jobs with this error code.")] = None,
+    batch_id: Annotated[int | None, Query(ge=1, le=MAX_ID, description="Only this batch.")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
+    cursor: CursorQuery = None,
+) -> schemas.JobPage:
+    """Jobs matching every filter given, newest first, one page at a time."""
+    query = status.JobQuery(
+        state=state,
+        path=absolute_path(path) if path is not None else None,
+        path_prefix=path_prefix,
+        error_code=error_code,
+        batch_id=batch_id,
+        before_id=decode_cursor(cursor) if cursor is not None else None,
+    )
+    async with context.database.transaction(write=False) as tx:
+        # One more than asked says whether another page exists.
+        found = await status.list_jobs(tx, query, limit + 1)
+    page = found[:limit]
+    more = len(found) > limit
+    return schemas.JobPage(
+        jobs=[schemas.Job.model_validate(job) for job in page],
+        next_cursor=encode_cursor(page[-1].id) if more else None,
+    )
+
+
+@router.get("/jobs/{job_id}", tags=["jobs"], responses=_documented(400, 404, 503))
+async def get_job(context: Context, job_id: IdPath) -> schemas.JobDetail:
+    """One job and the history of its attempts."""
+    async with context.database.transaction(write=False) as tx:
+        found = await job_detail(tx, job_id)
+    if found is None:
+        raise NotFound(f"no job {job_id}", details={"job_id": job_id})
+    return found
+
+
+@router.get("/files", tags=["catalogue"], responses=_documented(400, 404, 503))
+async def get_file(
+    context: Context,
+    path: Annotated[str, text_query("The file's absolute path.", required=True, absolute=True)],
+) -> schemas.FileStatus:
+    """What happened to a path: its latest job, its current product, the job's product."""
+    normalised = absolute_path(path)
+    async with context.database.transaction(write=False) as tx:
+        found = await file_status(tx, normalised)
+    if found is None:
+        raise NotFound(f"fitsflow has never seen {normalised}", details={"path": normalised})
+    return found
+
+
+@router.get("/products/{product_id}", tags=["catalogue"], responses=_documented(400, 404, 503))
+async def get_product(context: Context, product_id: IdPath) -> schemas.ProductDetail:
+    """One product: its normalised fields and every HDU with its full header."""
+    async with context.database.transaction(write=False) as tx:
+        found = await product_detail(tx, product_id)
+    if found is None:
+        raise NotFound(f"no product {product_id}", details={"product_id": product_id})
+    return found
+
+
+@router.get("/batches/{batch_id}", tags=["jobs"], responses=_documented(400, 404, 503))
+async def get_batch(context: Context, batch_id: IdPath) -> schemas.BatchProgress:
+    """How far a batch is: counts per state, rate over the last minute, ETA."""
+    async with context.database.transaction(write=False) as tx:
+        found = await batch_progress(tx, batch_id, utc_now())
+    if found is None:
+        raise NotFound(f"no batch {batch_id}", details={"batch_id": batch_id})
+    return found
+
+
+@router.get("/summary", tags=["service"], responses=_documented(503))
+async def summary(context: Context) -> schemas.Summary:
+    """Jobs per state, products, queue depths, database pool and failures by code."""
+    return await build_summary(context.database, context.broker)

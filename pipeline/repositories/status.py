@@ -1,0 +1,166 @@
+"""Read-only queries behind the status API and ``fitsflow status``.
+
+Each query is written to stay cheap on a catalogue of millions of jobs: it is
+served by an index of the schema (named beside it), and the one count that
+grows with the catalogue, finished jobs per state, reads only an index.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pipeline.db import Connection
+from pipeline.jsonutil import loads
+from pipeline.models import Job, JobState
+
+__all__ = [
+    "HduSummary",
+    "JobQuery",
+    "count_jobs_by_state",
+    "failures_by_code",
+    "finished_since",
+    "hdu_summaries",
+    "list_jobs",
+    "path_has_product",
+]
+
+# One COUNT per state, each read from an index holding ``state`` without
+# touching the table: the unfinished states hold few jobs and cost little;
+# the finished ones are the one part of /summary that grows with the
+# catalogue (about 50 ms per million jobs on PostgreSQL, 30 ms on SQLite).
+COUNT_STATE_SQL = "SELECT COUNT(*) FROM jobs WHERE state = :state"
+# Grouping on an expression keeps SQLite on the failed jobs' range of
+# ix_jobs_state_updated_at; grouping on the bare column makes it walk all of
+# ix_jobs_error_code (every job that ever had an error) for the order.
+FAILURES_BY_CODE_SQL = (
+    "SELECT COALESCE(error_code, 'unknown') AS code, COUNT(*) AS n FROM jobs"
+    " WHERE state = 'failed' GROUP BY COALESCE(error_code, 'unknown')"
+)
+# A finished job's updated_at is its finished_at (the same statement writes
+# both, and updated_at only grows), so the range on ix_jobs_state_updated_at
+# bounds the scan to the jobs of the last minute, whatever the batch's size.
+# ``batch_id + 0`` keeps SQLite's planner, which cannot see how narrow the
+# time range is, from walking every finished job of the batch on
+# ix_jobs_batch_id_state instead (PostgreSQL chooses the range either way).
+FINISHED_SINCE_SQL = (
+    "SELECT COUNT(*) FROM jobs WHERE state IN ('succeeded', 'failed')"
+    " AND updated_at >= :since AND finished_at >= :since AND batch_id + 0 = :batch_id"
+)
+# The primary key of hdus is (product_id, hdu_index); the headers stay behind.
+HDU_SUMMARIES_SQL = (
+    "SELECT product_id, hdu_index, name, kind, naxis, bitpix, data_size, checksum_status"
+    " FROM hdus WHERE product_id = :product_id ORDER BY hdu_index"
+)
+# ix_products_path.
+PATH_HAS_PRODUCT_SQL = "SELECT 1 FROM products WHERE path = :path LIMIT 1"
+
+
+async def count_jobs_by_state(conn: Connection) -> dict[str, int]:
+    """Jobs per state, every state present (zero when none)."""
+    counts: dict[str, int] = {}
+    for state in JobState:
+        counts[state.value] = int(await conn.fetch_value(COUNT_STATE_SQL, {"state": state.value}))
+    return counts
+
+
+async def failures_by_code(conn: Connection) -> dict[str, int]:
+    """Failed jobs per error code, ordered by code."""
+    rows = await conn.fetch_all(FAILURES_BY_CODE_SQL)
+    return {str(row["code"]): int(row["n"]) for row in sorted(rows, key=lambda r: r["code"])}
+
+
+async def finished_since(conn: Connection, batch_id: int, since: datetime) -> int:
+    """Jobs of batch ``batch_id`` that ended (succeeded or failed) at or after ``since``."""
+    params = {"batch_id": batch_id, "since": since}
+    return int(await conn.fetch_value(FINISHED_SINCE_SQL, params))
+
+
+async def path_has_product(conn: Connection, path: str) -> bool:
+    """Whether any product, current or superseded, was recorded at ``path``."""
+    return await conn.fetch_value(PATH_HAS_PRODUCT_SQL, {"path": path}) is not None
+
+
+@dataclass(frozen=True, slots=True)
+class HduSummary:
+    """One HDU of a product without its header: what it is and how big."""
+
+    product_id: int
+    hdu_index: int
+    name: str | None
+    kind: str
+    naxis: list[int]
+    bitpix: int
+    data_size: int
+    checksum_status: str
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> HduSummary:
+        return cls(
+            product_id=int(row["product_id"]),
+            hdu_index=int(row["hdu_index"]),
+            name=row["name"],
+            kind=str(row["kind"]),
+            naxis=list(loads(row["naxis"])),
+            bitpix=int(row["bitpix"]),
+            data_size=int(row["data_size"]),
+            checksum_status=str(row["checksum_status"]),
+        )
+
+
+async def hdu_summaries(conn: Connection, product_id: int) -> list[HduSummary]:
+    """The HDUs of a product, in file order, without their headers."""
+    rows = await conn.fetch_all(HDU_SUMMARIES_SQL, {"product_id": product_id})
+    return [HduSummary.from_row(row) for row in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class JobQuery:
+    """Which jobs to list; every field optional. ``before_id`` is the keyset cursor."""
+
+    state: JobState | None = None
+    path: str | None = None
+    path_prefix: str | None = None
+    error_code: str | None = None
+    batch_id: int | None = None
+    before_id: int | None = None
+
+
+def _conditions(query: JobQuery) -> tuple[list[str], dict[str, Any]]:
+    clauses: list[str] = []
+    params: dict[str, Any] = {}
+    if query.state is not None:
+        clauses.append("state = :state")
+        params["state"] = query.state.value
+    if query.path is not None:
+        clauses.append("path = :path")
+        params["path"] = query.path
+    if query.path_prefix is not None:
+        # Not a range on the path: under a linguistic collation (en_US, ICU)
+        # paths sharing a prefix need not sort together. substr() compares
+        # characters, so this is exact under every collation on both databases.
+        clauses.append("substr(path, 1, :prefix_length) = :path_prefix")
+        params["path_prefix"] = query.path_prefix
+        params["prefix_length"] = len(query.path_prefix)
+    if query.error_code is not None:
+        clauses.append("error_code = :error_code")
+        params["error_code"] = query.error_code
+    if query.batch_id is not None:
+        clauses.append("batch_id = :batch_id")
+        params["batch_id"] = query.batch_id
+    if query.before_id is not None:
+        clauses.append("id < :before_id")
+        params["before_id"] = query.before_id
+    return clauses, params
+
+
+async def list_jobs(conn: Connection, query: JobQuery, limit: int) -> list[Job]:
+    """Jobs matching ``query``, newest (highest id) first, at most ``limit``."""
+    clauses, params = _conditions(query)
+    params["limit"] = limit
+    condition = " WHERE " + " AND ".join(clauses) if clauses else ""
+    # Only the fixed fragments of _conditions are interpolated; values are bound.
+    sql = f"SELECT * FROM jobs{condition} ORDER BY id DESC LIMIT :limit"
+    return [Job.from_row(row) for row in await conn.fetch_all(sql, params)]
