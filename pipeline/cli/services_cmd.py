@@ -4,9 +4,12 @@ distributed parts ``watch``, ``worker`` and ``api``."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import sys
+import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,9 +18,9 @@ import typer
 
 from pipeline.cli.common import ConfigOption, DatabaseUrlOption, load, reports_errors
 from pipeline.cli.state import configure_for
-from pipeline.db import open_database
+from pipeline.db import Database, open_database
 from pipeline.db.migrate import ensure_schema, require_schema
-from pipeline.errors import ValidationError
+from pipeline.errors import DatabaseUnavailable, ValidationError
 from pipeline.settings import Settings
 
 __all__ = ["api", "run", "watch", "worker"]
@@ -39,6 +42,28 @@ PortOption = Annotated[int | None, typer.Option("--port", help="Status endpoint 
 def _watch_roots(given: list[Path] | None, settings_roots: tuple[str, ...]) -> dict[str, Any]:
     roots = [*settings_roots, *(str(path) for path in given or [])]
     return {"roots": tuple(roots)} if given else {}
+
+
+@contextlib.asynccontextmanager
+async def _connected(settings: Settings, wait_seconds: float = 60.0) -> AsyncIterator[Database]:
+    """The database, connected once it answers (a service may start before it)."""
+    database = open_database(settings.database)
+    deadline = time.monotonic() + wait_seconds
+    delay = 0.5
+    while True:
+        try:
+            await database.connect()
+            break
+        except DatabaseUnavailable as error:
+            if time.monotonic() + delay > deadline:
+                raise
+            log.warning("waiting for the database", error=error.message, retry_in=delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+    try:
+        yield database
+    finally:
+        await database.close()
 
 
 def _stop_on_signals(stop: asyncio.Event) -> None:
@@ -100,7 +125,7 @@ async def _run_embedded(settings: Settings) -> None:
     stop = asyncio.Event()
     _stop_on_signals(stop)
     try:
-        async with open_database(settings.database) as database:
+        async with _connected(settings) as database:
             node = WatchNode(
                 settings, database, runtime, runtime, settings.watch.roots, resend_on_start=True
             )
@@ -177,7 +202,7 @@ async def _watch(settings: Settings) -> None:
     configure_for(settings, service=True)
     stop = asyncio.Event()
     _stop_on_signals(stop)
-    async with open_database(settings.database) as database:
+    async with _connected(settings) as database:
         node = WatchNode(settings, database, runtime, runtime, settings.watch.roots)
         await node.run(stop)
 
@@ -238,7 +263,7 @@ async def _serve_api(settings: Settings) -> None:
 
     stop = asyncio.Event()
     _stop_on_signals(stop)
-    async with open_database(settings.database) as database:
+    async with _connected(settings) as database:
         app = create_app(database, probe_for(settings.broker.url), settings=settings)
         server = ApiServer(app, settings.api.host, settings.api.port)
         port = server.listen()

@@ -8,14 +8,17 @@ runs its own event loop for the async drivers): call them before starting one.
 from __future__ import annotations
 
 import io
+import time
 from pathlib import Path
 
+import sqlalchemy.exc
+import structlog
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from pipeline.errors import DatabaseError
+from pipeline.errors import DatabaseError, DatabaseUnavailable
 
 __all__ = [
     "ALEMBIC_INI",
@@ -29,6 +32,8 @@ __all__ = [
     "sqlalchemy_url",
     "upgrade",
 ]
+
+log = structlog.get_logger(__name__)
 
 ALEMBIC_INI = Path(__file__).resolve().parents[2] / "alembic.ini"
 
@@ -83,7 +88,14 @@ def current_revision(url: str) -> str | None:
             await engine.dispose()
 
     _ensure_sqlite_directory(url)
-    return asyncio.run(read())
+    try:
+        return asyncio.run(read())
+    except (OSError, sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError) as error:
+        # Connection refused, reset, unknown host: the database is not there (yet).
+        raise DatabaseUnavailable(
+            f"cannot reach the database to read its schema revision: {error}",
+            details={"url": _without_password(url)},
+        ) from error
 
 
 def history() -> list[tuple[str, str | None, str]]:
@@ -127,18 +139,42 @@ def ensure_schema(url: str) -> str:
     )
 
 
-def require_schema(url: str) -> None:
+def require_schema(url: str, wait_seconds: float = 60.0) -> None:
     """Refuse to run against a database that is not at head (never migrates).
 
     Workers, watchers and the API of a distributed deployment start beside
     each other; only ``fitsflow db upgrade`` (the migrate service) changes
-    the schema, so none of them races another to create it.
+    the schema, so none of them races another to create it. A database that
+    cannot be reached yet is waited for, up to ``wait_seconds``.
     """
     head = head_revision()
-    current = current_revision(url)
+    current = _wait_for_revision(url, wait_seconds)
     if current != head:
         raise DatabaseError(
             f"the database schema is at revision {current or 'base (empty)'}, this fitsflow "
             f"needs {head}; run `fitsflow db upgrade` first",
             details={"current": current, "head": head},
         )
+
+
+def _wait_for_revision(url: str, wait_seconds: float) -> str | None:
+    deadline = time.monotonic() + wait_seconds
+    delay = 0.5
+    while True:
+        try:
+            return current_revision(url)
+        except DatabaseUnavailable as error:
+            if time.monotonic() + delay > deadline:
+                raise
+            log.warning("waiting for the database", error=error.message, retry_in=delay)
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
+def _without_password(url: str) -> str:
+    if "@" not in url or "://" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    credentials, host = rest.rsplit("@", 1)
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}://{user}@{host}"

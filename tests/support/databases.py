@@ -207,7 +207,7 @@ async def terminate_backends(url: str, pids: list[int]) -> None:
             await admin.fetch_value("SELECT pg_terminate_backend(:pid)", {"pid": pid})
         for pid in pids:
             sql = "SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"
-            while await admin.fetch_value(sql, {"pid": pid}):  # noqa: ASYNC110 (no event)
+            while await admin.fetch_value(sql, {"pid": pid}):
                 await asyncio.sleep(0.01)
 
 

@@ -121,6 +121,16 @@ class FitsflowProcess:
             time.sleep(0.1)
         raise AssertionError(f"{url} did not answer within {seconds}s; log:\n{self.tail()}")
 
+    def wait_log(self, text: str, seconds: float = 60) -> None:
+        """Wait until the process has logged a line containing ``text``."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            self.require_alive()
+            if text in self.log.read_text(errors="replace"):
+                return
+            time.sleep(0.1)
+        raise AssertionError(f"{self.args[0]} never logged {text!r}; log:\n{self.tail()}")
+
     def require_alive(self) -> None:
         assert self.process is not None
         if self.process.poll() is not None:
