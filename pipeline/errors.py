@@ -26,6 +26,7 @@ the status API answers with). Classification is by class, never by message::
         ├── FileUnreadable             file_unreadable        403
         ├── ValidationError            validation_error       400
         ├── NotFound                   not_found              404
+        ├── MethodNotAllowed           method_not_allowed     405
         ├── Forbidden                  forbidden              403
         ├── DatabaseError              database_error         500
         │   └── IntegrityViolation     integrity_violation    409
@@ -58,6 +59,7 @@ __all__ = [
     "InternalError",
     "LimitExceeded",
     "MalformedHeader",
+    "MethodNotAllowed",
     "NotFits",
     "NotFound",
     "NotRegularFile",
@@ -235,6 +237,13 @@ class NotFound(PermanentError):
 
     code = "not_found"
     http_status = 404
+
+
+class MethodNotAllowed(PermanentError):
+    """The HTTP method is not served on this path."""
+
+    code = "method_not_allowed"
+    http_status = 405
 
 
 class Forbidden(PermanentError):

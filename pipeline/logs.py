@@ -13,6 +13,12 @@ __all__ = ["configure_logging"]
 LogFormat = Literal["auto", "console", "json"]
 
 
+def _stderr_logger(*_args: object) -> structlog.PrintLogger:
+    # Whatever sys.stderr is now (tests and embedding programs swap it), not
+    # the stream that happened to be there when logging was configured.
+    return structlog.PrintLogger(sys.stderr)
+
+
 def configure_logging(level: str = "INFO", fmt: LogFormat | str = "auto") -> None:
     """Route structlog and the standard library's logging to stderr.
 
@@ -38,7 +44,7 @@ def configure_logging(level: str = "INFO", fmt: LogFormat | str = "auto") -> Non
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=_stderr_logger,
         cache_logger_on_first_use=False,
     )
     handler = logging.StreamHandler(sys.stderr)

@@ -11,6 +11,8 @@ standard Dramatiq CLI works on it directly::
 
 from __future__ import annotations
 
+import structlog
+
 from pipeline.logs import configure_logging
 from pipeline.settings import load_settings
 from workers.runtime import current, install
@@ -18,7 +20,8 @@ from workers.runtime import current, install
 __all__ = ["broker", "runtime"]
 
 _settings = load_settings()
-configure_logging(_settings.logging.level, _settings.logging.format)
+if not structlog.is_configured():  # a fitsflow command importing this has set it up already
+    configure_logging(_settings.logging.level, _settings.logging.format)
 runtime = install(_settings)
 broker = runtime.broker
 _ = current

@@ -26,7 +26,13 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from pipeline.errors import FitsflowError, InternalError, NotFound, ValidationError
+from pipeline.errors import (
+    FitsflowError,
+    InternalError,
+    MethodNotAllowed,
+    NotFound,
+    ValidationError,
+)
 
 __all__ = [
     "InternalErrorEnvelope",
@@ -41,7 +47,7 @@ log = structlog.get_logger(__name__)
 HTTP_ERROR_CODES: Mapping[int, str] = {
     400: ValidationError.code,
     404: NotFound.code,
-    405: "method_not_allowed",
+    405: MethodNotAllowed.code,
 }
 
 

@@ -3,9 +3,8 @@
 The broker adapters under ``workers/`` implement :class:`BrokerProbe` for
 Redis, RabbitMQ and the in-process broker. :func:`probe_for` is the one place
 that picks an implementation for a broker URL; until those adapters are
-plugged in there it answers with :class:`NullBrokerProbe`, which knows no
-queues and is always up (right for tests and for one-shot ``fitsflow`` runs
-that have no broker).
+a broker in another process cannot be asked about (``memory://``) it answers
+with :class:`NullBrokerProbe`, which is always up and knows no depths.
 """
 
 from __future__ import annotations
@@ -13,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
+
+from pipeline.settings import BrokerSettings
 
 __all__ = ["BrokerProbe", "NullBrokerProbe", "QueueDepth", "probe_for"]
 
@@ -59,11 +60,16 @@ class NullBrokerProbe:
         return dict(self._queues)
 
 
-def probe_for(url: str) -> BrokerProbe:
-    """The probe for the broker at ``url`` (``redis://``, ``amqp://``, ``memory://``).
+def probe_for(settings: BrokerSettings) -> BrokerProbe:
+    """The probe for the broker ``settings`` name (``redis://``, ``amqp://``, ``memory://``).
 
-    The one hook where broker adapters are chosen; every scheme gets a
-    :class:`NullBrokerProbe` until the adapters in ``workers/`` are wired in.
+    The one place broker adapters are chosen for the status views. A
+    ``memory://`` queue lives inside the ``fitsflow run`` process that owns it,
+    so from any other process it is a :class:`NullBrokerProbe`; ``fitsflow
+    run`` passes its own broker's probe instead.
     """
-    del url  # every scheme is answered the same way for now (see above)
-    return NullBrokerProbe()
+    if settings.url.startswith("memory://"):
+        return NullBrokerProbe()
+    from workers.probe import probe_for_settings
+
+    return probe_for_settings(settings)

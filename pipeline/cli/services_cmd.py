@@ -264,7 +264,7 @@ async def _serve_api(settings: Settings) -> None:
     stop = asyncio.Event()
     _stop_on_signals(stop)
     async with _connected(settings) as database:
-        app = create_app(database, probe_for(settings.broker.url), settings=settings)
+        app = create_app(database, probe_for(settings.broker), settings=settings)
         server = ApiServer(app, settings.api.host, settings.api.port)
         port = server.listen()
         serving = asyncio.create_task(server.serve())

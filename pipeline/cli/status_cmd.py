@@ -66,7 +66,7 @@ async def _summary(settings: Settings) -> Summary:
     database = open_database(settings.database)
     async with database:
         await _require_schema(database)
-        return await build_summary(database, probe_for(settings.broker.url))
+        return await build_summary(database, probe_for(settings.broker))
 
 
 async def _require_schema(database: Database) -> None:

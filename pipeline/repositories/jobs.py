@@ -319,10 +319,9 @@ async def list_jobs(conn: Connection, where: JobFilter, limit: int) -> list[Job]
         clauses.append("path = :path")
         params["path"] = where.path
     if where.path_prefix is not None:
-        # Range on the text keeps the path index usable on both databases.
-        clauses.append("path >= :prefix_low AND path < :prefix_high")
-        params["prefix_low"] = where.path_prefix
-        params["prefix_high"] = where.path_prefix + "\U0010ffff"
+        # Literal and collation-proof (a text range misorders under ICU locales).
+        clauses.append("substr(path, 1, length(:prefix)) = :prefix")
+        params["prefix"] = where.path_prefix
     if where.error_code is not None:
         clauses.append("error_code = :error_code")
         params["error_code"] = where.error_code

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from pipeline.api import create_app, probe_for
 from pipeline.cli.app import app
-from pipeline.settings import Settings
+from pipeline.settings import BrokerSettings, Settings
 from tests.acceptance.conftest import BATCH_BAD, Catalogue, asgi_client
 
 #: The console script installed beside this interpreter (the venv's ``fitsflow``).
@@ -44,7 +44,8 @@ async def fitsflow(*args: str) -> tuple[int, str, str]:
 
 async def api_summary(catalogue: Catalogue, broker_url: str) -> dict[str, Any]:
     """``GET /summary`` with the broker probe the command would use."""
-    app = create_app(catalogue.database, probe_for(broker_url), settings=Settings())
+    probe = probe_for(BrokerSettings(url=broker_url))
+    app = create_app(catalogue.database, probe, settings=Settings())
     async with asgi_client(app) as client:
         document: dict[str, Any] = (await client.get("/summary")).raise_for_status().json()
     return document
