@@ -163,7 +163,9 @@ def _create_jobs() -> None:
         sa.Column("finished_at", TIMESTAMP, nullable=True),
         sa.Column("next_attempt_at", TIMESTAMP, nullable=True),
         sa.PrimaryKeyConstraint("id", name="pk_jobs"),
-        sa.ForeignKeyConstraint(["product_id"], ["products.id"], name="fk_jobs_product_id_products"),
+        sa.ForeignKeyConstraint(
+            ["product_id"], ["products.id"], name="fk_jobs_product_id_products"
+        ),
         sa.ForeignKeyConstraint(["batch_id"], ["batches.id"], name="fk_jobs_batch_id_batches"),
         sa.CheckConstraint(
             "state IN ('queued', 'running', 'retrying', 'succeeded', 'failed')",

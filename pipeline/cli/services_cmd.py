@@ -41,7 +41,8 @@ PortOption = Annotated[int | None, typer.Option("--port", help="Status endpoint 
 
 def _watch_roots(given: list[Path] | None, settings_roots: tuple[str, ...]) -> dict[str, Any]:
     roots = [*settings_roots, *(str(path) for path in given or [])]
-    return {"roots": tuple(roots)} if given else {}
+    unique = tuple(dict.fromkeys(os.path.abspath(root) for root in roots))
+    return {"roots": unique} if given else {}
 
 
 @contextlib.asynccontextmanager

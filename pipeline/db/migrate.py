@@ -18,10 +18,12 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
+import migrations
 from pipeline.errors import DatabaseError, DatabaseUnavailable
 
 __all__ = [
     "ALEMBIC_INI",
+    "MIGRATIONS_DIR",
     "alembic_config",
     "current_revision",
     "downgrade",
@@ -35,7 +37,19 @@ __all__ = [
 
 log = structlog.get_logger(__name__)
 
+#: The project's alembic.ini, for the plain ``alembic`` command in a checkout.
 ALEMBIC_INI = Path(__file__).resolve().parents[2] / "alembic.ini"
+#: The revision chain, wherever fitsflow is installed.
+MIGRATIONS_DIR = Path(migrations.__file__).resolve().parent
+
+
+def _config(output: io.StringIO | None = None) -> Config:
+    # Built in code rather than read from alembic.ini, which only a source
+    # checkout has; the ini file says the same for the `alembic` command.
+    config = Config(stdout=output) if output else Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("path_separator", "os")
+    return config
 
 
 def sqlalchemy_url(url: str) -> str:
@@ -50,7 +64,7 @@ def sqlalchemy_url(url: str) -> str:
 
 def alembic_config(url: str, output: io.StringIO | None = None) -> Config:
     """An Alembic config for ``url`` (fitsflow's spelling), printing to ``output``."""
-    config = Config(str(ALEMBIC_INI), stdout=output) if output else Config(str(ALEMBIC_INI))
+    config = _config(output)
     config.attributes["url"] = url
     _ensure_sqlite_directory(url)
     return config
@@ -68,7 +82,7 @@ def downgrade(url: str, revision: str) -> None:
 
 def head_revision() -> str | None:
     """The newest revision of the chain."""
-    return ScriptDirectory.from_config(Config(str(ALEMBIC_INI))).get_current_head()
+    return ScriptDirectory.from_config(_config()).get_current_head()
 
 
 def current_revision(url: str) -> str | None:
@@ -100,7 +114,7 @@ def current_revision(url: str) -> str | None:
 
 def history() -> list[tuple[str, str | None, str]]:
     """``(revision, down_revision, message)`` from newest to oldest."""
-    scripts = ScriptDirectory.from_config(Config(str(ALEMBIC_INI)))
+    scripts = ScriptDirectory.from_config(_config())
     entries = []
     for script in scripts.walk_revisions():
         down = script.down_revision
