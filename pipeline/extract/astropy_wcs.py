@@ -17,6 +17,7 @@ import math
 import re
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from astropy.io import fits
 from astropy.io.fits.verify import VerifyError
@@ -40,22 +41,20 @@ _WCS_KEYWORD = re.compile(
     r"|VELREF|OBSGEO|[AB]P?_|PLT|AMD[XY]|CNPIX|PPO|[XY]PIXELSZ)"
 )
 _FAILURES = (ValueError, TypeError, KeyError, IndexError, VerifyError, NoConvergence, MemoryError)
-_LATITUDE_FRAMES = {"GLON": "GALACTIC", "ELON": "ECLIPTIC", "SLON": "SUPERGALACTIC"}
+_FRAME_OF_LONGITUDE = {"GLON": "GALACTIC", "ELON": "ECLIPTIC", "SLON": "SUPERGALACTIC"}
 
 _MAX_ORDER = 9
 
 Points = list[tuple[float, float]]
 
 
+@dataclass(frozen=True, slots=True)
 class AstropyGeometry:
     """Corners and centre by astropy, in the header's own frame."""
 
-    __slots__ = ("centre", "corners", "frame")
-
-    def __init__(self, corners: Points | None, centre: tuple[float, float] | None, frame: Frame):
-        self.corners = corners
-        self.centre = centre
-        self.frame = frame
+    corners: Points | None
+    centre: tuple[float, float] | None
+    frame: Frame
 
 
 def astropy_geometry(hdu: Hdu) -> AstropyGeometry | None:
@@ -141,7 +140,7 @@ def _pixels(wcs: WCS, lng: int, lat: int, sizes: list[int]) -> list[list[float]]
 def _frame(wcs: WCS) -> Frame:
     lngtyp = str(wcs.wcs.lngtyp).strip()
     if lngtyp != "RA":
-        return Frame(_LATITUDE_FRAMES.get(lngtyp, lngtyp))
+        return Frame(_FRAME_OF_LONGITUDE.get(lngtyp, lngtyp))
     system = str(wcs.wcs.radesys).strip().upper() or "ICRS"
     equinox = float(wcs.wcs.equinox)
     return Frame(system, equinox if math.isfinite(equinox) else None)

@@ -148,21 +148,21 @@ def _projection_parameters(
 ) -> dict[int, float]:
     if "PROJP1" in values or "PROJP2" in values:
         raise NeedsAstropy("AIPS PROJPn projection parameters")
-    for name in _pv_names(lng):
-        if name in values:
-            raise NeedsAstropy(f"{name} on the longitude axis")
+    keys = values.keys()
+    if not keys.isdisjoint(_pv_names(lng)):
+        raise NeedsAstropy(f"PV{lng + 1}_m on the longitude axis")
     parameters: dict[int, float] = {}
-    for m, name in enumerate(_pv_names(lat)):
+    for name in keys & _pv_names(lat):
         if (value := _optional_real(values, name)) is not None:
-            parameters[m] = value
+            parameters[int(name.partition("_")[2])] = value
     check_parameters(_READ_AS.get(projection, projection), parameters)
     return parameters
 
 
 @cache
-def _pv_names(axis: int) -> tuple[str, ...]:
+def _pv_names(axis: int) -> frozenset[str]:
     """``PVi_0`` … ``PVi_39`` for 0-based ``axis``: TPV polynomials use them all."""
-    return tuple(f"PV{axis + 1}_{m}" for m in range(_PV_COUNT))
+    return frozenset(f"PV{axis + 1}_{m}" for m in range(_PV_COUNT))
 
 
 def _matrix(values: Mapping[str, CardValue], lng: int, lat: int, count: int) -> Matrix2:
@@ -198,7 +198,7 @@ def _elements(
 def _present(values: Mapping[str, CardValue], prefix: str, count: int) -> bool:
     """Whether any ``PCi_j``/``CDi_j`` (either spelling) is in the header."""
     if count <= _PROBED_AXES:
-        return any(name in values for name in _matrix_names(prefix, count))
+        return not values.keys().isdisjoint(_matrix_names(prefix, count))
     # Probing count² names would be slow for many axes: scan the header once.
     return any(
         (match := _MATRIX_KEYWORD.match(keyword)) is not None and match[1] == prefix
@@ -207,10 +207,10 @@ def _present(values: Mapping[str, CardValue], prefix: str, count: int) -> bool:
 
 
 @cache
-def _matrix_names(prefix: str, count: int) -> tuple[str, ...]:
+def _matrix_names(prefix: str, count: int) -> frozenset[str]:
     """Every spelling of the matrix keywords for ``count`` axes (built once)."""
     axes = range(count)
-    return tuple(name for i in axes for j in axes for name in _element_names(prefix, i, j))
+    return frozenset(name for i in axes for j in axes for name in _element_names(prefix, i, j))
 
 
 @cache
