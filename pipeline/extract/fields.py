@@ -44,6 +44,8 @@ _AUXILIARY_IMAGES = frozenset({"D2IMARR", "WCSDVARR"})
 
 def extract_fields(hdus: Sequence[Hdu]) -> ProductFields:
     """The normalised fields of the product whose HDUs are ``hdus`` (file order)."""
+    if not hdus:
+        return ProductFields()
     headers = Headers(hdus)
     science = science_position(headers)
     geometry = Geometry()

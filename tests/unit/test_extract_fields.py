@@ -29,6 +29,7 @@ def fields_of(cards: Keywords, *extensions: Keywords) -> ProductFields:
 
 def test_empty_file_gives_an_empty_record() -> None:
     assert extract_fields([primary_hdu()]) == ProductFields()
+    assert extract_fields([]) == ProductFields()
 
 
 def test_product_fields_is_frozen() -> None:
