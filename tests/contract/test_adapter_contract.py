@@ -72,7 +72,7 @@ async def item_names(database: Database) -> list[str]:
 async def wait_until(condition: Callable[[], bool]) -> None:
     """Poll ``condition`` (pool statistics announce no changes) for up to 10 s."""
     async with asyncio.timeout(10):
-        while not condition():  # noqa: ASYNC110
+        while not condition():
             await asyncio.sleep(0.005)
 
 
