@@ -1,11 +1,11 @@
-# fitsflow developer entry points. `make demo` and `make test` are the README's
+# fitsflow developer entry points. `make run` and `make test` are the README's
 # quick start; both create the virtual environment they need.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck venv clean
+.PHONY: run demo test lint typecheck venv clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,8 +15,15 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+# The pipeline on embedded defaults: SQLite in ./fitsflow.db, in-process queue,
+# status endpoint on http://127.0.0.1:8000. Ctrl-C stops it.
+run: $(STAMP)
+	@test -d inbox || $(BIN)/fitsflow samples inbox --count 200
+	$(BIN)/fitsflow run --watch inbox
+
+# One-shot, no queue: ingest the samples once and print the summary.
 demo: $(STAMP)
-	$(BIN)/fitsflow samples sample-data --count 200
+	@test -d sample-data || $(BIN)/fitsflow samples sample-data --count 200
 	$(BIN)/fitsflow ingest sample-data
 
 lint: $(STAMP)
@@ -30,4 +37,4 @@ test: lint typecheck
 	$(BIN)/python -m pytest -p no:cacheprovider --cov --cov-report=term
 
 clean:
-	rm -rf $(VENV) sample-data fitsflow.db fitsflow.db-wal fitsflow.db-shm .coverage .coverage.*
+	rm -rf $(VENV) inbox sample-data fitsflow.db fitsflow.db-wal fitsflow.db-shm .coverage .coverage.*
