@@ -36,7 +36,8 @@ def upgrade(
     typer.echo(f"database at revision {migrate.current_revision(url)}")
 
 
-@app.command()
+# ignore_unknown_options: lets "-1" (one step back) through as the revision.
+@app.command(context_settings={"ignore_unknown_options": True})
 @reports_errors
 def downgrade(
     revision: Annotated[str, typer.Argument(help="Target revision, -1 for one step, or base.")],

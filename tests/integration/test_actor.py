@@ -185,3 +185,50 @@ async def test_a_file_truncated_and_staying_truncated_fails_after_the_grace(
     assert cut_record.error_code == "truncated" and cut_record.attempts >= 2
     assert cut_attempts[0].error_code == "file_not_complete"
     assert late_record is not None and late_record.state.value == "succeeded"
+
+
+async def test_quarantine_moves_bad_files_into_a_mirrored_tree(
+    migrated_database_url: str, database: Database, tmp_path: Path
+) -> None:
+    root, quarantine = tmp_path / "root", tmp_path / "quarantine"
+    settings = _settings(migrated_database_url, quarantine_dir=str(quarantine))
+    runtime = install(settings)
+    for _ in _run_worker(runtime):
+        bad = root / "night" / "broken.fits"
+        bad.parent.mkdir(parents=True)
+        bad.write_bytes(b"<html>gateway timeout</html>")
+        good = write_fits(root / "night" / "fine.fits")
+        [bad_job, _] = await Admission(database, runtime, [root]).admit([_seen(bad), _seen(good)])
+        await _wait_until_finished(database, 2)
+    assert not bad.exists() and good.exists()
+    moved = quarantine / "night" / "broken.fits"
+    assert moved.read_bytes() == b"<html>gateway timeout</html>"
+    async with database.transaction(write=False) as tx:
+        job = await jobs.get_job(tx, bad_job)
+    assert job is not None and job.error_code == "not_fits"
+    assert job.error_details is not None and job.error_details["quarantined_to"] == str(moved)
+
+
+class SlowParser:
+    """A read that takes longer than the worker's time limit."""
+
+    def __call__(self, path: str, limits: Any, roots: Any) -> ParsedFile:
+        time.sleep(3)
+        return parse_file(path, limits, roots)
+
+
+async def test_a_message_past_its_time_limit_fails_the_job(
+    migrated_database_url: str, database: Database, tmp_path: Path
+) -> None:
+    settings = _settings(migrated_database_url, time_limit_seconds=0.5)
+    runtime = install(settings, parser=SlowParser())
+    for _ in _run_worker(runtime):
+        path = write_fits(tmp_path / "slow.fits")
+        [job_id] = await Admission(database, runtime, [tmp_path]).admit([_seen(path)])
+        await _wait_until_finished(database, 1)
+    async with database.transaction(write=False) as tx:
+        job = await jobs.get_job(tx, job_id)
+        attempts = await jobs.list_attempts(tx, job_id)
+    assert job is not None and job.state.value == "failed" and job.error_code == "limit_exceeded"
+    assert job.error_details == {"limit": "time_limit_seconds", "value": 0.5}
+    assert [a.outcome for a in attempts] == ["failed"]

@@ -50,11 +50,13 @@ class Deployment:
             ["watch", "--watch", str(self.root)], self.env, self.logs / "watch.log"
         ).start()
 
-    def start_worker(self, number: int) -> FitsflowProcess:
+    def start_worker(self, number: int, plain_dramatiq: bool = False) -> FitsflowProcess:
+        args = ["worker", "--processes", "1", "--threads", "4"]
+        if plain_dramatiq:  # the standard Dramatiq CLI on the workers module
+            args = ["-m", "dramatiq", "workers", "--processes", "1", "--threads", "4"]
+            args += ["--queues", self.env.get("FITSFLOW_BROKER_QUEUE", "fitsflow-ingest")]
         worker = FitsflowProcess(
-            ["worker", "--processes", "1", "--threads", "4"],
-            self.env,
-            self.logs / f"worker-{number}.log",
+            args, self.env, self.logs / f"worker-{number}.log", python=plain_dramatiq
         ).start()
         assert self.workers is not None
         self.workers[number] = worker
@@ -82,7 +84,9 @@ def fresh_postgres_database() -> Iterator[str]:
     _run_isolated(_execute(POSTGRES_ADMIN_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-def _deploy(tmp_path: Path, database_url: str, broker_url: str, **env: str) -> Deployment:
+def _deploy(
+    tmp_path: Path, database_url: str, broker_url: str, plain_dramatiq: bool = False, **env: str
+) -> Deployment:
     root = tmp_path / "inbox"
     root.mkdir()
     logs = tmp_path / "logs"
@@ -94,7 +98,7 @@ def _deploy(tmp_path: Path, database_url: str, broker_url: str, **env: str) -> D
     deployment.workers = [None, None]  # type: ignore[list-item]
     deployment.start_watcher()
     deployment.start_worker(0)
-    deployment.start_worker(1)
+    deployment.start_worker(1, plain_dramatiq)
     assert deployment.watcher is not None
     deployment.watcher.wait_log('"scan finished"')
     return deployment
@@ -122,7 +126,9 @@ def test_a_thousand_files_through_redis_and_postgresql(
     tmp_path: Path, fresh_postgres_database: str
 ) -> None:
     with private_redis() as redis_server:
-        deployment = _deploy(tmp_path, fresh_postgres_database, redis_server.url)
+        deployment = _deploy(
+            tmp_path, fresh_postgres_database, redis_server.url, plain_dramatiq=True
+        )
         try:
             files = corpus(1000, seed=31)
             for name, data in files[:100]:  # copied in while the watcher is down
@@ -132,6 +138,8 @@ def test_a_thousand_files_through_redis_and_postgresql(
                 fresh_postgres_database, 1000, 300, watch=deployment.processes()
             )
             _assert_exactly(facts, deployment.root, files)
+            # Both worker processes took part (one started by plain `dramatiq`).
+            assert facts["workers"] >= 2
         finally:
             deployment.stop()
 

@@ -64,7 +64,11 @@ def fitsflow_env(database_url: str, broker_url: str | None = None, **extra: str)
 class FitsflowProcess:
     """One ``fitsflow`` command in its own process group, logging to a file."""
 
-    def __init__(self, args: list[str], env: Mapping[str, str], log: Path) -> None:
+    def __init__(
+        self, args: list[str], env: Mapping[str, str], log: Path, *, python: bool = False
+    ) -> None:
+        #: ``python=True``: ``args`` are for the interpreter (``-m dramatiq …``).
+        self.program = sys.executable if python else FITSFLOW
         self.args = args
         self.env = dict(env)
         self.log = log
@@ -73,7 +77,7 @@ class FitsflowProcess:
     def start(self) -> FitsflowProcess:
         with self.log.open("ab") as sink:
             self.process = subprocess.Popen(
-                [FITSFLOW, *self.args],
+                [self.program, *self.args],
                 env=self.env,
                 stdout=sink,
                 stderr=subprocess.STDOUT,
@@ -149,6 +153,7 @@ async def _facts(database_url: str) -> dict[str, Any]:
         current = await database.fetch_value("SELECT COUNT(*) FROM products WHERE is_current")
         distinct = await database.fetch_value("SELECT COUNT(DISTINCT sha256) FROM products")
         paths = await database.fetch_all("SELECT path FROM products WHERE is_current")
+        workers = await database.fetch_value("SELECT COUNT(DISTINCT worker) FROM jobs")
         failed = await database.fetch_all(
             "SELECT path, error_code FROM jobs WHERE state = 'failed' ORDER BY id"
         )
@@ -159,6 +164,7 @@ async def _facts(database_url: str) -> dict[str, Any]:
         "distinct_contents": int(distinct),
         "current_paths": {str(row["path"]) for row in paths},
         "failed": [(str(row["path"]), str(row["error_code"])) for row in failed],
+        "workers": int(workers or 0),
     }
 
 
