@@ -200,6 +200,11 @@ class ApiSettings(BaseModel):
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
+    #: Bearer token for the mutating endpoints (retry, requeue, purge); with
+    #: no token set they are disabled (403). Prefer FITSFLOW_API_TOKEN to a file.
+    token: str | None = Field(default=None, min_length=16)
+    #: Put the read endpoints behind the same token too (/health stays open).
+    protect_reads: bool = False
 
 
 class LoggingSettings(BaseModel):
