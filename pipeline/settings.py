@@ -206,6 +206,12 @@ class ApiSettings(BaseModel):
     #: Put the read endpoints behind the same token too (/health stays open).
     protect_reads: bool = False
 
+    @pydantic.model_validator(mode="after")
+    def _reads_need_a_token(self) -> ApiSettings:
+        if self.protect_reads and self.token is None:
+            raise ValueError("protect_reads needs api.token to be set")
+        return self
+
 
 class LoggingSettings(BaseModel):
     """Where log lines go and how they look (always to standard error)."""
