@@ -36,7 +36,9 @@ from pipeline.settings import DatabaseSettings
 
 FITSFLOW = str(Path(sys.executable).with_name("fitsflow"))
 RESULTS = Path(__file__).resolve().parent / "results"
-POSTGRES_ADMIN = os.environ.get("FITSFLOW_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+POSTGRES_ADMIN = os.environ.get(
+    "FITSFLOW_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 REDIS = os.environ.get("FITSFLOW_BENCH_REDIS", "redis://127.0.0.1:6379/0")
 
 
@@ -97,10 +99,12 @@ def _drop(root: Path, files: list[bytes], rate: float | None, start: int) -> dic
 
 def _percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
-def _start(stack: ExitStack, args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+def _start(
+    stack: ExitStack, args: list[str], env: dict[str, str], log: Path
+) -> subprocess.Popen[bytes]:
     sink = stack.enter_context(log.open("wb"))
     process = subprocess.Popen([FITSFLOW, *args], env=env, stdout=sink, stderr=subprocess.STDOUT)
     stack.callback(lambda: (process.terminate(), process.wait(60)))
@@ -108,7 +112,10 @@ def _start(stack: ExitStack, args: list[str], env: dict[str, str], log: Path) ->
 
 
 def run(mode: str, files: int, rate: float, seconds: float) -> dict[str, Any]:
-    corpus = [sample_bytes(i, SampleKind.IMAGE, rng_for(101, i)) for i in range(files + int(rate * seconds))]
+    corpus = [
+        sample_bytes(i, SampleKind.IMAGE, rng_for(101, i))
+        for i in range(files + int(rate * seconds))
+    ]
     with tempfile.TemporaryDirectory(prefix="fitsflow-bench-") as scratch, ExitStack() as stack:
         root = Path(scratch) / "inbox"
         root.mkdir()
@@ -116,7 +123,9 @@ def run(mode: str, files: int, rate: float, seconds: float) -> dict[str, Any]:
         if mode == "embedded":
             database_url = f"sqlite:///{scratch}/fitsflow.db"
             env = _env(database_url, None, queue)
-            _start(stack, ["run", "--watch", str(root), "--port", "0"], env, Path(scratch) / "run.log")
+            _start(
+                stack, ["run", "--watch", str(root), "--port", "0"], env, Path(scratch) / "run.log"
+            )
         else:
             name = f"fitsflow_bench_{secrets.token_hex(4)}"
             _psql(f'CREATE DATABASE "{name}"')
@@ -126,7 +135,12 @@ def run(mode: str, files: int, rate: float, seconds: float) -> dict[str, Any]:
             subprocess.run([FITSFLOW, "db", "upgrade"], env=env, check=True, capture_output=True)
             _start(stack, ["watch", "--watch", str(root)], env, Path(scratch) / "watch.log")
             for n in range(2):
-                _start(stack, ["worker", "--processes", "1", "--threads", "8"], env, Path(scratch) / f"w{n}.log")
+                _start(
+                    stack,
+                    ["worker", "--processes", "1", "--threads", "8"],
+                    env,
+                    Path(scratch) / f"w{n}.log",
+                )
         time.sleep(4)  # start-up (imports, schema check, first scan)
         closed = _drop(root, corpus[:files], None, 0)
         done = _wait_all(database_url, files, 600)
@@ -150,7 +164,9 @@ def run(mode: str, files: int, rate: float, seconds: float) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--mode", choices=["embedded", "distributed", "both"], default="both")
     parser.add_argument("--files", type=int, default=2000)
     parser.add_argument("--rate", type=float, default=50.0)
