@@ -85,6 +85,8 @@ def run(
     the status endpoint, on SQLite (by default) and the in-process queue.
 
     Ctrl-C stops it cleanly: files in flight finish or go back to queued.
+    One `fitsflow run` per database: at start it takes every running job as
+    its own orphan (use `watch` + `worker` to share a database).
     """
     base = load(config, database_url)
     settings = load(
