@@ -178,6 +178,9 @@ class WorkerSettings(BaseModel):
     #: Move files that fail permanently into a tree mirroring their root here
     #: (off when unset: the file is left exactly where and as it was).
     quarantine_dir: str | None = None
+    #: Each worker process records itself in the ``workers`` table this often;
+    #: it counts as alive while its last heartbeat is under three intervals old.
+    heartbeat_seconds: float = Field(default=5.0, gt=0)
 
 
 class ReconcilerSettings(BaseModel):

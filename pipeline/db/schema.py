@@ -175,3 +175,16 @@ job_attempts = sa.Table(
     sa.Column("worker", sa.Text(), nullable=True),
     sa.UniqueConstraint("job_id", "attempt"),
 )
+
+workers = sa.Table(
+    "workers",
+    metadata,
+    sa.Column("id", sa.Text(), primary_key=True),  # host:pid, as jobs.worker records it
+    sa.Column("hostname", sa.Text(), nullable=False),
+    sa.Column("pid", sa.Integer(), nullable=False),
+    sa.Column("threads", sa.Integer(), nullable=False),
+    sa.Column("queues", Json, nullable=False),
+    sa.Column("heartbeat_seconds", sa.Float(), nullable=False),
+    sa.Column("started_at", Timestamp, nullable=False),
+    sa.Column("heartbeat_at", Timestamp, nullable=False),
+)
