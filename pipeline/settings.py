@@ -34,6 +34,7 @@ __all__ = [
     "DatabaseSettings",
     "FilesSettings",
     "LoggingSettings",
+    "MetricsSettings",
     "ReaderSettings",
     "ReconcilerSettings",
     "Settings",
@@ -216,6 +217,25 @@ class ApiSettings(BaseModel):
         return self
 
 
+class MetricsSettings(BaseModel):
+    """Prometheus endpoints of the processes that serve no status API.
+
+    ``fitsflow run`` and ``fitsflow api`` serve ``/metrics`` on the status
+    endpoint; ``fitsflow watch`` and ``fitsflow worker`` serve it on these ports.
+    """
+
+    model_config = _SECTION
+
+    host: str = "127.0.0.1"
+    #: ``fitsflow watch``: the watcher, admission, reconciler (unset: no endpoint).
+    watch_port: int | None = Field(default=None, ge=0, le=65535)
+    #: ``fitsflow worker``: every worker process of the host added up (unset: none).
+    worker_port: int | None = Field(default=None, ge=0, le=65535)
+    #: Where a host's worker processes write their metrics; emptied at start
+    #: (unset: a new temporary directory per ``fitsflow worker``).
+    multiprocess_dir: str | None = None
+
+
 class LoggingSettings(BaseModel):
     """Where log lines go and how they look (always to standard error)."""
 
@@ -259,6 +279,7 @@ class Settings(BaseSettings):
     worker: WorkerSettings = WorkerSettings()
     reconciler: ReconcilerSettings = ReconcilerSettings()
     api: ApiSettings = ApiSettings()
+    metrics: MetricsSettings = MetricsSettings()
     logging: LoggingSettings = LoggingSettings()
 
     @classmethod

@@ -13,10 +13,12 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from pipeline import __version__
+from pipeline.api.auth import publish_security
 from pipeline.api.context import StatusContext
 from pipeline.api.errors import install_error_handling
+from pipeline.api.metrics import install_metrics
 from pipeline.api.probe import BrokerProbe
-from pipeline.api.routes import router
+from pipeline.api.routes import open_router, router
 from pipeline.db import Database
 from pipeline.settings import Settings
 
@@ -44,9 +46,12 @@ def create_app(database: Database, broker: BrokerProbe, *, settings: Settings) -
         redoc_url=None,
     )
     app.state.status = StatusContext(database=database, broker=broker, settings=settings)
+    app.include_router(open_router)
     app.include_router(router)
+    install_metrics(app, broker)
     install_error_handling(app)
     _publish_errors_as_answered(app)
+    publish_security(app, settings.api.protect_reads)
     return app
 
 

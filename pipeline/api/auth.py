@@ -10,14 +10,14 @@ the request's token is missing or wrong. Read endpoints depend on
 from __future__ import annotations
 
 import hmac
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from pipeline.errors import Forbidden
 
-__all__ = ["Operator", "Reader", "require_operator", "require_reader"]
+__all__ = ["Operator", "Reader", "publish_security", "require_operator", "require_reader"]
 
 _bearer = HTTPBearer(auto_error=False, description="The api.token setting.")
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
@@ -60,3 +60,20 @@ async def require_reader(request: Request, credentials: Credentials) -> None:
 Operator = Depends(require_operator)
 #: ``dependencies=[Reader]`` on a read route (or router).
 Reader = Depends(require_reader)
+
+
+def publish_security(app: FastAPI, protect_reads: bool) -> None:
+    """Make the OpenAPI schema say what this app asks for: the bearer token on
+    reads only when ``protect_reads`` is set (a client, or schemathesis, should
+    not be told that an open endpoint needs credentials)."""
+    if protect_reads:
+        return
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        schema = build()
+        for operations in schema.get("paths", {}).values():
+            operations.get("get", {}).pop("security", None)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

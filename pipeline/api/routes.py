@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 
 from pipeline import __version__
 from pipeline.api import schemas
+from pipeline.api.auth import Reader
 from pipeline.api.catalogue import file_status, job_detail, product_detail
 from pipeline.api.context import StatusContext
 from pipeline.api.errors import envelope_response
@@ -37,7 +38,7 @@ from pipeline.errors import NotFound
 from pipeline.models import JobState
 from pipeline.repositories import status
 
-__all__ = ["router"]
+__all__ = ["open_router", "router"]
 
 
 def _context(request: Request) -> StatusContext:
@@ -53,10 +54,14 @@ def _documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {status: {"model": schemas.ErrorEnvelope} for status in (*statuses, 500)}
 
 
-router = APIRouter()
+#: Every endpoint but /health: open unless ``api.protect_reads`` asks for the
+#: token (see :mod:`pipeline.api.auth`); a mutating route adds ``Operator``.
+router = APIRouter(dependencies=[Reader], responses={403: {"model": schemas.ErrorEnvelope}})
+#: Liveness stays open whatever the settings: orchestrators probe it without tokens.
+open_router = APIRouter()
 
 
-@router.get("/health", tags=["service"], responses=_documented())
+@open_router.get("/health", tags=["service"], responses=_documented())
 async def health() -> schemas.Health:
     """The process is alive and serving requests; nothing else is asked."""
     return schemas.Health(version=__version__)
