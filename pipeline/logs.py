@@ -1,4 +1,11 @@
-"""structlog set-up: readable lines on a terminal, JSON lines everywhere else."""
+"""structlog set-up: readable lines on a terminal, JSON lines everywhere else.
+
+One renderer for every line a fitsflow process writes: structlog's own, and
+the standard library's (Dramatiq, uvicorn, asyncio, alembic) through a
+:class:`~structlog.stdlib.ProcessorFormatter` on the root logger. Both merge
+structlog's context variables, so what a worker binds for a job (``job_id``,
+``path``: :mod:`workers.logcontext`) is on Dramatiq's lines about it too.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +15,7 @@ from typing import Literal
 
 import structlog
 
-__all__ = ["configure_logging"]
+__all__ = ["StderrHandler", "configure_logging"]
 
 LogFormat = Literal["auto", "console", "json"]
 
@@ -17,6 +24,26 @@ def _stderr_logger(*_args: object) -> structlog.PrintLogger:
     # Whatever sys.stderr is now (tests and embedding programs swap it), not
     # the stream that happened to be there when logging was configured.
     return structlog.PrintLogger(sys.stderr)
+
+
+class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """A handler writing to whatever ``sys.stderr`` is at each line.
+
+    Dramatiq's worker processes replace ``sys.stderr`` with a pipe to their
+    parent after they inherit (fork) the parent's logging set-up; a handler
+    holding the parent's stream would bypass that pipe.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> object:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: object) -> None:
+        return None
 
 
 def configure_logging(level: str = "INFO", fmt: LogFormat | str = "auto") -> None:
@@ -47,9 +74,16 @@ def configure_logging(level: str = "INFO", fmt: LogFormat | str = "auto") -> Non
         logger_factory=_stderr_logger,
         cache_logger_on_first_use=False,
     )
-    handler = logging.StreamHandler(sys.stderr)
+    # Lines from the standard library also say which logger wrote them
+    # (dramatiq.worker..., uvicorn.error) and render a traceback as text.
+    foreign: list[structlog.types.Processor] = [
+        *shared,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.format_exc_info,
+    ]
+    handler = StderrHandler()
     handler.setFormatter(
-        structlog.stdlib.ProcessorFormatter(foreign_pre_chain=shared, processor=renderer)
+        structlog.stdlib.ProcessorFormatter(foreign_pre_chain=foreign, processor=renderer)
     )
     root = logging.getLogger()
     root.handlers[:] = [handler]

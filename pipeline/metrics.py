@@ -273,8 +273,10 @@ def _sync_one(pool: _TrackedPool, stats: PoolStats, gauges: dict[str, float]) ->
     for field, total in totals.items():
         # The adapter's totals only grow; the counter follows by the difference,
         # so it keeps counting across processes (multiprocess files) and pools.
+        # Touching the child makes a pool's counters visible at 0 from the start.
+        counter = _POOL_TOTALS[field].labels(pool.name)
         if total > pool.last[field]:
-            _POOL_TOTALS[field].labels(pool.name).inc(total - pool.last[field])
+            counter.inc(total - pool.last[field])
         pool.last[field] = total
 
 

@@ -17,6 +17,7 @@ from typing import TypeVar
 
 import structlog
 
+from pipeline import metrics
 from pipeline.db import Database
 from pipeline.errors import TransientError
 from pipeline.outbox import Admission, Sender
@@ -64,6 +65,7 @@ class WatchNode:
             admit=lambda batch: self._call(loop, lambda: self.admission.admit(batch)),
             refuse=lambda path, error: self._call(loop, lambda: self.admission.refuse(path, error)),
         )
+        metrics.track_watcher(self.watcher)
         await asyncio.to_thread(self.watcher.start)
         reconciling = asyncio.create_task(self.reconciler.run_forever(stop))
         log.info("watching", roots=[str(root) for root in self.roots])

@@ -18,6 +18,7 @@ from typing import Protocol
 
 import structlog
 
+from pipeline import metrics
 from pipeline.clock import utc_now
 from pipeline.db import Connection, Database
 from pipeline.errors import BrokerUnavailable, FitsflowError
@@ -92,6 +93,7 @@ class Admission:
             return await self._commit_new(tx, files)
 
         messages = await self.db.run_in_transaction(commit)
+        metrics.record_admitted(self.source, len(messages))
         if messages:
             await send_all(self.db, self.sender, messages)
         return [message.job_id for message in messages]
@@ -131,6 +133,7 @@ class Admission:
 
         job_id = await self.db.run_in_transaction(record)
         if job_id is not None:
+            metrics.record_refused(error.code)
             log.info("file refused", path=path, job_id=job_id, code=error.code)
         return job_id
 

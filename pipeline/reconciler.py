@@ -27,6 +27,7 @@ from typing import Protocol
 
 import structlog
 
+from pipeline import metrics
 from pipeline.clock import utc_now
 from pipeline.db import Connection, Database
 from pipeline.errors import TransientError
@@ -90,11 +91,14 @@ class Reconciler:
                 break
             after_id = page[-1].id
             lost = [job for job in page if await self._is_lost(job, moment)]
+            for job in lost:
+                log.info("sending a lost message again", job_id=job.id, path=job.path)
             resent += await send_all(
                 self.db, self.sender, [self._message(job, moment) for job in lost]
             )
         if resent:
             self.resent_total += resent
+            metrics.record_resent("periodic", resent)
             log.info("reconciler re-sent lost messages", count=resent)
         return resent
 
@@ -112,6 +116,7 @@ class Reconciler:
         async for page in self._unfinished_pages():
             resent += await send_all(self.db, self.sender, [self._message(j, moment) for j in page])
         self.resent_total += resent
+        metrics.record_resent("startup", resent)
         return resent
 
     async def _unfinished_pages(self) -> AsyncIterator[list[Job]]:

@@ -14,6 +14,7 @@ import structlog
 from dramatiq.asyncio import get_event_loop_thread
 from dramatiq.middleware import CurrentMessage
 
+from pipeline import metrics
 from pipeline.errors import InternalError, LimitExceeded
 from pipeline.ingest.service import JobRun
 
@@ -63,7 +64,7 @@ async def _ingest(
             incomplete_grace_seconds=worker.incomplete_grace_seconds,
         )
         try:
-            return await asyncio.wait_for(work, worker.time_limit_seconds)
+            run = await asyncio.wait_for(work, worker.time_limit_seconds)
         except TimeoutError:
             limit = worker.time_limit_seconds
             error = LimitExceeded(
@@ -71,6 +72,7 @@ async def _ingest(
                 details={"limit": "time_limit_seconds", "value": worker.time_limit_seconds},
             )
             await service.fail_job(job_id, error)
+            metrics.record_job_failed(error.code)
             return JobRun(None)
         except asyncio.CancelledError:
             # Dramatiq interrupted us (shutdown, its backstop time limit): the
@@ -84,4 +86,21 @@ async def _ingest(
             await asyncio.shield(
                 service.fail_job(job_id, InternalError(f"{type(error).__name__}: {error}"))
             )
+            metrics.record_job_failed(InternalError.code)
             raise
+    _count(run)
+    return run
+
+
+def _count(run: JobRun) -> None:
+    """Count how this delivery ended (nothing when another worker had the job)."""
+    result = run.result
+    if result is None:
+        return
+    code = result.error.code if result.error is not None else "unknown"
+    if run.retry_in is not None:
+        metrics.record_job_retry(code)
+    elif result.status == "failed":
+        metrics.record_job_failed(code)
+    else:
+        metrics.record_job_succeeded(result.outcome.value if result.outcome else "unknown")

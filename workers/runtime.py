@@ -26,6 +26,7 @@ from dramatiq.middleware import (
     TimeLimit,
 )
 
+from pipeline import metrics
 from pipeline.db import Database, open_database
 from pipeline.errors import BrokerUnavailable, is_transient
 from pipeline.ingest.parse import parse_file
@@ -34,6 +35,8 @@ from pipeline.outbox import IngestMessage
 from pipeline.retrypolicy import RetryPolicy
 from pipeline.settings import Settings
 from workers.brokers import BrokerAdapter, adapter_for
+from workers.logcontext import JobLogContext
+from workers.metrics import WorkerMetrics
 
 __all__ = ["ACTOR_NAME", "GaveUp", "WorkerRuntime", "current", "delivery_ref", "install"]
 
@@ -99,6 +102,7 @@ class WorkerRuntime:
         worker = self.settings.worker
         max_retries = worker.max_retries
         return [
+            JobLogContext(),  # first: its after-hook runs last (Dramatiq reverses them)
             AgeLimit(),
             TimeLimit(),
             ShutdownNotifications(),
@@ -113,6 +117,7 @@ class WorkerRuntime:
             CurrentMessage(),
             AsyncIO(),
             _CloseDatabase(self),
+            WorkerMetrics(self.settings.metrics),
         ]
 
     async def service(self) -> IngestService:
@@ -124,6 +129,7 @@ class WorkerRuntime:
                 database = open_database(self.settings.database)
                 await database.connect()
                 self.database = database
+                metrics.track_pool("worker", database)
                 self._service = IngestService(
                     database, self.settings.reader, parser=self._parser or parse_file
                 )

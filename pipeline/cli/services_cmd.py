@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -46,9 +45,17 @@ def _watch_roots(given: list[Path] | None, settings_roots: tuple[str, ...]) -> d
 
 
 @contextlib.asynccontextmanager
-async def _connected(settings: Settings, wait_seconds: float = 60.0) -> AsyncIterator[Database]:
-    """The database, connected once it answers (a service may start before it)."""
+async def _connected(
+    settings: Settings, wait_seconds: float = 60.0, pool: str = "service"
+) -> AsyncIterator[Database]:
+    """The database, connected once it answers (a service may start before it).
+
+    Its pool is reported in the metrics as ``pool``.
+    """
+    from pipeline import metrics
+
     database = open_database(settings.database)
+    metrics.track_pool(pool, database)
     deadline = time.monotonic() + wait_seconds
     delay = 0.5
     while True:
@@ -198,6 +205,7 @@ def _require_shared_broker(settings: Settings, command: str) -> None:
 
 
 async def _watch(settings: Settings) -> None:
+    from pipeline.metrics_http import start_process_server
     from pipeline.node import WatchNode
     from workers.runtime import install
 
@@ -205,9 +213,14 @@ async def _watch(settings: Settings) -> None:
     configure_for(settings, service=True)
     stop = asyncio.Event()
     _stop_on_signals(stop)
-    async with _connected(settings) as database:
+    async with _connected(settings, pool="watch") as database:
         node = WatchNode(settings, database, runtime, runtime, settings.watch.roots)
-        await node.run(stop)
+        exporter = start_process_server(settings, settings.metrics.watch_port)
+        try:
+            await node.run(stop)
+        finally:
+            if exporter is not None:
+                exporter.stop()
 
 
 @reports_errors
@@ -227,19 +240,9 @@ def worker(
     )
     _require_shared_broker(settings, "worker")
     require_schema(settings.database.url)
-    environment = dict(os.environ)
-    environment["FITSFLOW_DATABASE_URL"] = settings.database.url
-    environment["FITSFLOW_BROKER_URL"] = settings.broker.url
-    if config is not None:
-        environment["FITSFLOW_CONFIG"] = str(config.resolve())
-    command = [
-        sys.executable, "-m", "dramatiq", "workers",
-        "--processes", str(settings.worker.processes),
-        "--threads", str(settings.worker.threads),
-        "--queues", settings.broker.queue,
-    ]  # fmt: skip
-    sys.stdout.flush()
-    os.execve(sys.executable, command, environment)
+    from pipeline.cli.dramatiq_workers import exec_workers
+
+    exec_workers(settings, config)
 
 
 @reports_errors

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pipeline import metrics
 from pipeline.extract import ProductFields, extract_fields, hdu_footprint
 from pipeline.fits import Card, FitsFile, Hdu, ReadWarning, read_fits
 from pipeline.repositories.products import FIELD_COLUMNS, NewHdu, NewProduct
@@ -36,8 +37,13 @@ def parse_file(
     Raises the reader's errors (permanent for bad input, ``FileNotComplete``
     when the file changed while it was read).
     """
-    fits = read_fits(path, limits, roots)
-    fields = extract_fields(fits.hdus)
+    with metrics.timed("read"):
+        fits = read_fits(path, limits, roots)
+    with metrics.timed("extract"):
+        return _shape(fits, extract_fields(fits.hdus))
+
+
+def _shape(fits: FitsFile, fields: ProductFields) -> ParsedFile:
     mtime_ns = fits.mtime_ns
     product = NewProduct(
         sha256=fits.sha256,

@@ -21,6 +21,7 @@ from typing import Any
 
 import structlog
 
+from pipeline import metrics
 from pipeline.clock import utc_now
 from pipeline.db import Connection, Database
 from pipeline.errors import (
@@ -208,7 +209,16 @@ class IngestService:
                 job.path, "succeeded", outcome, product_id, job.id, len(parsed.hdus)
             )
 
-        return await self.db.run_in_transaction(write)
+        with metrics.timed("commit"):
+            result = await self.db.run_in_transaction(write)
+        log.info(
+            "job succeeded",
+            job_id=job.id,
+            path=job.path,
+            outcome=result.outcome,
+            product_id=result.product_id,
+        )
+        return result
 
     async def _retry_later(
         self, job: Job, attempt: int, error: FitsflowError, delay: float
@@ -255,6 +265,7 @@ class IngestService:
             await jobs.finish_open_attempts(tx, job_id, "failed", now, error)
 
         await self.db.run_in_transaction(write)
+        # The actor binds the job's path to every line of the job (see workers.logcontext).
         log.warning("job failed", job_id=job_id, code=error.code, error=error.message)
 
     async def release_job(self, job_id: int) -> None:
