@@ -28,6 +28,7 @@ the status API answers with). Classification is by class, never by message::
         ├── NotFound                   not_found              404
         ├── MethodNotAllowed           method_not_allowed     405
         ├── Forbidden                  forbidden              403
+        ├── Conflict                   conflict               409
         ├── DatabaseError              database_error         500
         │   └── IntegrityViolation     integrity_violation    409
         └── InternalError              internal_error         500
@@ -45,6 +46,7 @@ from typing import Any, ClassVar
 
 __all__ = [
     "BrokerUnavailable",
+    "Conflict",
     "CorruptCompression",
     "DatabaseBusy",
     "DatabaseError",
@@ -251,6 +253,14 @@ class Forbidden(PermanentError):
 
     code = "forbidden"
     http_status = 403
+
+
+class Conflict(PermanentError):
+    """The request does not fit the record's current state (retrying a job
+    that did not fail, or that a later job of its path already followed)."""
+
+    code = "conflict"
+    http_status = 409
 
 
 class DatabaseError(PermanentError):

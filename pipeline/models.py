@@ -170,6 +170,8 @@ class Job:
     next_attempt_at: datetime | None
     lease_expires_at: datetime | None
     worker: str | None
+    #: The failed job this one retries (a retry is a new job; the old one stays as it ended).
+    retry_of: int | None = None
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> Job:

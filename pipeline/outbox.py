@@ -69,12 +69,17 @@ def root_for(path: str, roots: Sequence[Path]) -> Path | None:
 
 
 class Admission:
-    """Turns seen files into committed jobs and sent messages."""
+    """Turns seen files into committed jobs and sent messages.
+
+    With no ``sender`` the jobs are only committed: the reconciler of the
+    process that owns the queue sends them (``fitsflow scan`` beside a
+    ``fitsflow run``, whose memory:// queue no other process can reach).
+    """
 
     def __init__(
         self,
         db: Database,
-        sender: Sender,
+        sender: Sender | None,
         roots: Sequence[Path],
         *,
         source: str = "watch",
@@ -94,7 +99,7 @@ class Admission:
 
         messages = await self.db.run_in_transaction(commit)
         metrics.record_admitted(self.source, len(messages))
-        if messages:
+        if messages and self.sender is not None:
             await send_all(self.db, self.sender, messages)
         return [message.job_id for message in messages]
 

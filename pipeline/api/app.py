@@ -19,7 +19,9 @@ from pipeline.api.errors import install_error_handling
 from pipeline.api.metrics import install_metrics
 from pipeline.api.probe import BrokerProbe
 from pipeline.api.routes import open_router, router
+from pipeline.api.routes_jobs import router as jobs_router
 from pipeline.db import Database
+from pipeline.outbox import Sender
 from pipeline.settings import Settings
 
 __all__ = ["create_app"]
@@ -35,8 +37,13 @@ stable code: `validation_error` (400), `not_found` (404),
 """
 
 
-def create_app(database: Database, broker: BrokerProbe, *, settings: Settings) -> FastAPI:
-    """A FastAPI app over a connected ``database`` and ``broker`` (kept open by the caller)."""
+def create_app(
+    database: Database, broker: BrokerProbe, *, settings: Settings, sender: Sender | None = None
+) -> FastAPI:
+    """A FastAPI app over a connected ``database`` and ``broker`` (kept open by the caller).
+
+    ``sender`` puts retry and scan messages on the queue (without one, those answer 503).
+    """
     app = FastAPI(
         title="fitsflow status",
         version=__version__,
@@ -45,9 +52,12 @@ def create_app(database: Database, broker: BrokerProbe, *, settings: Settings) -
         docs_url="/docs",
         redoc_url=None,
     )
-    app.state.status = StatusContext(database=database, broker=broker, settings=settings)
+    app.state.status = StatusContext(
+        database=database, broker=broker, settings=settings, sender=sender
+    )
     app.include_router(open_router)
     app.include_router(router)
+    app.include_router(jobs_router)
     install_metrics(app, broker)
     install_error_handling(app)
     _publish_errors_as_answered(app)

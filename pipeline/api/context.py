@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from pipeline.api.probe import BrokerProbe
 from pipeline.db import Database
+from pipeline.outbox import Sender
 from pipeline.settings import Settings
 
 __all__ = ["StatusContext"]
@@ -18,3 +19,5 @@ class StatusContext:
     database: Database
     broker: BrokerProbe
     settings: Settings
+    #: Puts retry and scan messages on the queue; None: those endpoints answer 503.
+    sender: Sender | None = None

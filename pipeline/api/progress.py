@@ -57,6 +57,10 @@ async def batch_progress(
     total = max(batch.total, sum(counts.values()))
     remaining = max(0, total - done)
     rate, eta = estimate(remaining, finished, window)
+    finished_at = batch.finished_at
+    if finished_at is None and batch.closed and remaining == 0:
+        # A batch run by the workers (scan, retry) ends with its last job.
+        finished_at = await batches.last_finished_at(conn, batch_id)
     return schemas.BatchProgress(
         id=batch.id,
         kind=batch.kind,
@@ -64,7 +68,7 @@ async def batch_progress(
         total=total,
         closed=batch.closed,
         created_at=batch.created_at,
-        finished_at=batch.finished_at,
+        finished_at=finished_at,
         counts=schemas.JobCounts.model_validate(counts),
         done=done,
         remaining=remaining,

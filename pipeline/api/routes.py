@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from pipeline import __version__
@@ -21,22 +21,14 @@ from pipeline.api.context import StatusContext
 from pipeline.api.errors import envelope_response
 from pipeline.api.health import readiness
 from pipeline.api.params import (
-    DEFAULT_PAGE_SIZE,
-    MAX_ID,
-    MAX_PAGE_SIZE,
-    CursorQuery,
     IdPath,
     absolute_path,
-    decode_cursor,
-    encode_cursor,
     text_query,
 )
 from pipeline.api.progress import batch_progress
 from pipeline.api.summary import build_summary
 from pipeline.clock import utc_now
 from pipeline.errors import NotFound
-from pipeline.models import JobState
-from pipeline.repositories import status
 
 __all__ = ["open_router", "router"]
 
@@ -86,37 +78,6 @@ async def ready(context: Context) -> schemas.Readiness | JSONResponse:
         f"not ready: {', '.join(down)} down ({reasons})",
         503,
         {"down": list(down), "checks": {name: c.model_dump() for name, c in checks.items()}},
-    )
-
-
-@router.get("/jobs", tags=["jobs"], responses=_documented(400, 503))
-async def list_jobs(
-    context: Context,
-    state: Annotated[JobState | None, Query(description="Only jobs in this state.")] = None,
-    path: Annotated[str | None, text_query("Only jobs of this path.", absolute=True)] = None,
-    path_prefix: Annotated[str | None, text_query("Only jobs whose path starts so.")] = None,
-    error_code: Annotated[str | None, text_query("Only jobs with this error code.")] = None,
-    batch_id: Annotated[int | None, Query(ge=1, le=MAX_ID, description="Only this batch.")] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
-    cursor: CursorQuery = None,
-) -> schemas.JobPage:
-    """Jobs matching every filter given, newest first, one page at a time."""
-    query = status.JobQuery(
-        state=state,
-        path=absolute_path(path) if path is not None else None,
-        path_prefix=path_prefix,
-        error_code=error_code,
-        batch_id=batch_id,
-        before_id=decode_cursor(cursor) if cursor is not None else None,
-    )
-    async with context.database.transaction(write=False) as tx:
-        # One more than asked says whether another page exists.
-        found = await status.list_jobs(tx, query, limit + 1)
-    page = found[:limit]
-    more = len(found) > limit
-    return schemas.JobPage(
-        jobs=[schemas.Job.model_validate(job) for job in page],
-        next_cursor=encode_cursor(page[-1].id) if more else None,
     )
 
 

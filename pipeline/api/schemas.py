@@ -98,6 +98,7 @@ class Job(_Document):
     finished_at: datetime | None
     next_attempt_at: datetime | None
     lease_expires_at: datetime | None = None
+    retry_of: int | None = Field(default=None, description="The failed job this one retries.")
 
 
 class Attempt(_Document):

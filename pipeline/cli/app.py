@@ -5,9 +5,10 @@ from __future__ import annotations
 import typer
 
 from pipeline import __version__
-from pipeline.cli import db_cmd
+from pipeline.cli import batches_cmd, db_cmd, jobs_cmd
 from pipeline.cli.ingest_cmd import ingest
 from pipeline.cli.samples_cmd import samples
+from pipeline.cli.scan_cmd import scan
 from pipeline.cli.services_cmd import api, run, watch, worker
 from pipeline.cli.state import set_log_level
 from pipeline.cli.status_cmd import status
@@ -29,6 +30,9 @@ app.command(name="run")(run)
 app.command(name="watch")(watch)
 app.command(name="worker")(worker)
 app.command(name="api")(api)
+app.add_typer(jobs_cmd.app, name="jobs")
+app.add_typer(batches_cmd.app, name="batches")
+app.command(name="scan")(scan)
 
 
 def _version(value: bool) -> None:

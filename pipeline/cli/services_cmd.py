@@ -140,9 +140,8 @@ async def _run_embedded(settings: Settings) -> None:
                 settings, database, runtime, runtime, settings.watch.roots, resend_on_start=True
             )
             probe = AdapterProbe(runtime.adapter, runtime.broker, runtime.queue)
-            server = ApiServer(
-                create_app(database, probe, settings=settings), settings.api.host, settings.api.port
-            )
+            app = create_app(database, probe, settings=settings, sender=runtime)
+            server = ApiServer(app, settings.api.host, settings.api.port)
             port = server.listen()
             serving = asyncio.create_task(server.serve())
             watching = asyncio.create_task(node.run(stop))
@@ -266,11 +265,13 @@ async def _serve_api(settings: Settings) -> None:
     from pipeline.api import create_app
     from pipeline.api.probe import probe_for
     from pipeline.api.server import ApiServer
+    from pipeline.cli.operator import sender_for
 
     stop = asyncio.Event()
     _stop_on_signals(stop)
     async with _connected(settings) as database:
-        app = create_app(database, probe_for(settings.broker), settings=settings)
+        probe, sender = probe_for(settings.broker), sender_for(settings)
+        app = create_app(database, probe, settings=settings, sender=sender)
         server = ApiServer(app, settings.api.host, settings.api.port)
         port = server.listen()
         serving = asyncio.create_task(server.serve())

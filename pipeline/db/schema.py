@@ -144,6 +144,8 @@ jobs = sa.Table(
     sa.Column("next_attempt_at", Timestamp, nullable=True),
     sa.Column("lease_expires_at", Timestamp, nullable=True),
     sa.Column("worker", sa.Text(), nullable=True),
+    # A retry is a new job pointing at the failed one (which stays as it ended).
+    sa.Column("retry_of", Identifier, sa.ForeignKey("jobs.id"), nullable=True),
     sa.CheckConstraint(
         "state IN ('queued', 'running', 'retrying', 'succeeded', 'failed')", name="state"
     ),
@@ -158,6 +160,16 @@ jobs = sa.Table(
         "enqueued_at",
         postgresql_where=sa.text("state IN ('queued', 'running', 'retrying')"),
         sqlite_where=sa.text("state IN ('queued', 'running', 'retrying')"),
+    ),
+    sa.Index("ix_jobs_state_error_code_id", "state", "error_code", "id"),
+    sa.Index("ix_jobs_created_at", "created_at"),
+    sa.Index("ix_jobs_finished_at", "finished_at"),
+    sa.Index(
+        "ix_jobs_batch_id_finished_at",
+        "batch_id",
+        "finished_at",
+        postgresql_where=sa.text("batch_id IS NOT NULL"),
+        sqlite_where=sa.text("batch_id IS NOT NULL"),
     ),
 )
 

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from pipeline.clock import as_datetime
 from pipeline.db import Connection
 from pipeline.models import Batch, JobState
 
 __all__ = [
     "close_batch",
+    "close_queued_batch",
     "count_states",
     "create_batch",
     "finish_batch",
     "get_batch",
+    "last_finished_at",
     "list_batches",
+    "list_batches_before",
 ]
 
 INSERT_BATCH_SQL = (
@@ -25,6 +29,11 @@ FINISH_BATCH_SQL = "UPDATE batches SET finished_at = :now WHERE id = :id AND fin
 SELECT_BATCH_SQL = "SELECT * FROM batches WHERE id = :id"
 LIST_BATCHES_SQL = "SELECT * FROM batches ORDER BY id DESC LIMIT :limit"
 COUNT_STATES_SQL = "SELECT state, COUNT(*) AS n FROM jobs WHERE batch_id = :id GROUP BY state"
+LIST_BATCHES_BEFORE_SQL = (
+    "SELECT * FROM batches WHERE id < :before_id ORDER BY id DESC LIMIT :limit"
+)
+# One probe of ix_jobs_batch_id_finished_at, whatever the batch's size.
+LAST_FINISHED_SQL = "SELECT MAX(finished_at) FROM jobs WHERE batch_id = :id"
 
 
 async def create_batch(conn: Connection, kind: str, description: str | None, now: datetime) -> int:
@@ -35,6 +44,16 @@ async def create_batch(conn: Connection, kind: str, description: str | None, now
 async def close_batch(conn: Connection, batch_id: int, total: int) -> None:
     """Every job of the batch is admitted: ``total`` is final."""
     await conn.execute(CLOSE_BATCH_SQL, {"id": batch_id, "total": total})
+
+
+async def close_queued_batch(conn: Connection, batch_id: int, total: int, now: datetime) -> None:
+    """Close a batch the workers run (scan, retry); an empty one is finished at once.
+
+    A non-empty one is finished when its last job is: see ``last_finished_at``.
+    """
+    await close_batch(conn, batch_id, total)
+    if total == 0:
+        await finish_batch(conn, batch_id, now)
 
 
 async def finish_batch(conn: Connection, batch_id: int, now: datetime) -> None:
@@ -56,3 +75,16 @@ async def count_states(conn: Connection, batch_id: int) -> dict[str, int]:
     for row in await conn.fetch_all(COUNT_STATES_SQL, {"id": batch_id}):
         counts[str(row["state"])] = int(row["n"])
     return counts
+
+
+async def list_batches_before(conn: Connection, before_id: int | None, limit: int) -> list[Batch]:
+    """Batches newest first, only those below ``before_id`` (the keyset cursor) if given."""
+    if before_id is None:
+        return await list_batches(conn, limit)
+    rows = await conn.fetch_all(LIST_BATCHES_BEFORE_SQL, {"before_id": before_id, "limit": limit})
+    return [Batch.from_row(row) for row in rows]
+
+
+async def last_finished_at(conn: Connection, batch_id: int) -> datetime | None:
+    """When the last finished job of the batch finished (None if none has)."""
+    return as_datetime(await conn.fetch_value(LAST_FINISHED_SQL, {"id": batch_id}))

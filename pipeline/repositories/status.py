@@ -17,12 +17,14 @@ from pipeline.jsonutil import loads
 from pipeline.models import Job, JobState
 
 __all__ = [
+    "UNRESOLVED_SQL",
     "HduSummary",
     "JobQuery",
     "count_jobs_by_state",
     "failures_by_code",
     "finished_since",
     "hdu_summaries",
+    "job_conditions",
     "list_jobs",
     "path_has_product",
 ]
@@ -126,6 +128,38 @@ class JobQuery:
     error_code: str | None = None
     batch_id: int | None = None
     before_id: int | None = None
+    #: Time ranges: ``*_after`` inclusive, ``*_before`` exclusive (aware datetimes).
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    finished_after: datetime | None = None
+    finished_before: datetime | None = None
+    #: Only failed jobs that are still their path's latest job (no later job retried them).
+    unresolved: bool = False
+
+
+# ix_jobs_created_at and ix_jobs_finished_at bound these ranges.
+_TIME_RANGES = (
+    ("created_after", "created_at >= :created_after"),
+    ("created_before", "created_at < :created_before"),
+    ("finished_after", "finished_at >= :finished_after"),
+    ("finished_before", "finished_at < :finished_before"),
+)
+#: A failure stays unresolved while it is its path's newest job (ix_jobs_path_id
+#: answers the NOT EXISTS with one probe per failed job).
+UNRESOLVED_SQL = (
+    "state = 'failed' AND NOT EXISTS"
+    " (SELECT 1 FROM jobs later WHERE later.path = jobs.path AND later.id > jobs.id)"
+)
+
+
+def _extra_conditions(query: JobQuery, clauses: list[str], params: dict[str, Any]) -> None:
+    for name, clause in _TIME_RANGES:
+        value = getattr(query, name)
+        if value is not None:
+            clauses.append(clause)
+            params[name] = value
+    if query.unresolved:
+        clauses.append(UNRESOLVED_SQL)
 
 
 def _conditions(query: JobQuery) -> tuple[list[str], dict[str, Any]]:
@@ -153,7 +187,13 @@ def _conditions(query: JobQuery) -> tuple[list[str], dict[str, Any]]:
     if query.before_id is not None:
         clauses.append("id < :before_id")
         params["before_id"] = query.before_id
+    _extra_conditions(query, clauses, params)
     return clauses, params
+
+
+def job_conditions(query: JobQuery) -> tuple[list[str], dict[str, Any]]:
+    """The clauses (to join with AND) and bound values that select ``query``'s jobs."""
+    return _conditions(query)
 
 
 async def list_jobs(conn: Connection, query: JobQuery, limit: int) -> list[Job]:
