@@ -35,6 +35,7 @@ from pipeline.outbox import IngestMessage
 from pipeline.retrypolicy import RetryPolicy
 from pipeline.settings import Settings
 from workers.brokers import BrokerAdapter, adapter_for
+from workers.heartbeat import operator_middleware
 from workers.logcontext import JobLogContext
 from workers.metrics import WorkerMetrics
 
@@ -116,6 +117,7 @@ class WorkerRuntime:
             ),
             CurrentMessage(),
             AsyncIO(),
+            *operator_middleware(self),  # before _CloseDatabase: the last beat needs it
             _CloseDatabase(self),
             WorkerMetrics(self.settings.metrics),
         ]

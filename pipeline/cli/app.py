@@ -6,7 +6,9 @@ import typer
 
 from pipeline import __version__
 from pipeline.cli import batches_cmd, db_cmd, jobs_cmd
+from pipeline.cli.dlq_cmd import app as dlq_app
 from pipeline.cli.ingest_cmd import ingest
+from pipeline.cli.queues_cmd import queues
 from pipeline.cli.samples_cmd import samples
 from pipeline.cli.scan_cmd import scan
 from pipeline.cli.services_cmd import api, run, watch, worker
@@ -26,6 +28,8 @@ app.add_typer(db_cmd.app, name="db")
 app.command(name="ingest")(ingest)
 app.command(name="samples")(samples)
 app.command(name="status")(status)
+app.command(name="queues")(queues)
+app.add_typer(dlq_app, name="dlq")
 app.command(name="run")(run)
 app.command(name="watch")(watch)
 app.command(name="worker")(worker)

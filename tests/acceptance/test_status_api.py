@@ -29,6 +29,8 @@ ENDPOINTS = {
     "/products/{product_id}",
     "/batches/{batch_id}",
     "/summary",
+    # queues, workers and dead letters: tests/acceptance/test_queues_api.py
+    *("/queues", "/workers", "/dlq", "/dlq/requeue", "/dlq/purge"),
     # the operators' job views: tests/acceptance/test_jobs_api.py
     *("/failures", "/jobs/{job_id}/retry", "/jobs/retry", "/files/history", "/batches", "/scan"),
 }

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import abc
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import dramatiq
 from dramatiq.middleware import Middleware
 
+from pipeline.queues import DeadLetter, QueueFigures
 from pipeline.settings import BrokerSettings
 
 __all__ = ["BrokerAdapter", "QueueDepth"]
@@ -48,3 +50,37 @@ class BrokerAdapter(abc.ABC):
     @abc.abstractmethod
     def ping(self, broker: dramatiq.Broker) -> None:
         """Raise ``BrokerUnavailable`` unless the broker answers."""
+
+    # --- the operator's view: figures and dead letters ---------------------------
+    # What each broker can and cannot answer is written in its module's docstring.
+
+    #: ``redis``, ``rabbitmq`` or ``memory``: how documents name the broker.
+    kind: str = "unknown"
+
+    @abc.abstractmethod
+    def figures(self, broker: dramatiq.Broker, queue: str) -> QueueFigures:
+        """Ready, delayed, in-flight and dead messages of ``queue``, and the oldest wait."""
+
+    @abc.abstractmethod
+    def dead_letters(
+        self, broker: dramatiq.Broker, queue: str, offset: int, limit: int
+    ) -> list[DeadLetter]:
+        """``queue``'s dead letters in the order they died, a page at a time."""
+
+    @abc.abstractmethod
+    def find_dead_letters(
+        self, broker: dramatiq.Broker, queue: str, message_ids: Sequence[str] | None
+    ) -> list[DeadLetter]:
+        """The dead letters of ``queue`` with these ids (None: all of them)."""
+
+    @abc.abstractmethod
+    def requeue_dead_letters(
+        self, broker: dramatiq.Broker, queue: str, message_ids: Sequence[str]
+    ) -> dict[str, str]:
+        """Fresh copies of these dead letters onto ``queue``; ``{old id: new delivery id}``."""
+
+    @abc.abstractmethod
+    def purge_dead_letters(
+        self, broker: dramatiq.Broker, queue: str, message_ids: Sequence[str]
+    ) -> list[str]:
+        """Delete these dead letters of ``queue``; the ids that were there."""
