@@ -209,6 +209,9 @@ class ApiSettings(BaseModel):
     token: str | None = Field(default=None, min_length=16)
     #: Put the read endpoints behind the same token too (/health stays open).
     protect_reads: bool = False
+    #: /summary reuses its job and product counts this long once counting
+    #: them costs more than 20 ms (large catalogues); 0: count every request.
+    summary_cache_seconds: float = Field(default=1.0, ge=0)
 
     @pydantic.model_validator(mode="after")
     def _reads_need_a_token(self) -> ApiSettings:

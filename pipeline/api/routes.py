@@ -27,6 +27,7 @@ from pipeline.api.params import (
 )
 from pipeline.api.progress import batch_progress
 from pipeline.api.summary import build_summary
+from pipeline.api.summary_counts import counts_for
 from pipeline.clock import utc_now
 from pipeline.errors import NotFound
 
@@ -128,4 +129,5 @@ async def get_batch(context: Context, batch_id: IdPath) -> schemas.BatchProgress
 @router.get("/summary", tags=["service"], responses=_documented(503))
 async def summary(context: Context) -> schemas.Summary:
     """Jobs per state, products, queue depths, database pool and failures by code."""
-    return await build_summary(context.database, context.broker)
+    counts = counts_for(context.database, context.settings.api.summary_cache_seconds)
+    return await build_summary(context.database, context.broker, counts)

@@ -282,3 +282,9 @@ class Summary(_Document):
     broker_error: ErrorEnvelope | None = Field(default=None, description="Why the queues are null.")
     database: PoolStats
     failures_by_code: dict[str, int] = Field(description="Failed jobs per error code.")
+    counted_at: datetime | None = Field(
+        default=None,
+        description="When `jobs`, `products` and `failures_by_code` were counted: exact as of "
+        "then. On a large catalogue /summary reuses a count for up to a second or two "
+        "(counting a million jobs costs the database ~0.1 s); `fitsflow status` always counts.",
+    )
