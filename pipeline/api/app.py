@@ -28,12 +28,14 @@ from pipeline.settings import Settings
 __all__ = ["create_app"]
 
 DESCRIPTION = """\
-Read-only status of a fitsflow pipeline: jobs and their attempts, products and
-their headers, batch progress, queue depths, health and readiness.
+Status of a fitsflow pipeline: jobs and their attempts, failures, products and
+their headers, batch progress, queue depths, health and readiness; and the
+operators' actions (retry, scan, ...), which need the bearer token.
 
 Every error is `{"error": code, "message": ..., "details": {...}}` with a
-stable code: `validation_error` (400), `not_found` (404),
-`method_not_allowed` (405), `internal_error` (500), and `database_unavailable`,
+stable code: `validation_error` (400), `forbidden` or `outside_root` (403),
+`not_found` (404), `method_not_allowed` (405), `conflict` (409),
+`internal_error` (500), and `database_unavailable`,
 `database_busy`, `pool_exhausted` or `broker_unavailable` (503).
 """
 

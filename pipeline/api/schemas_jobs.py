@@ -8,6 +8,7 @@ commands print the same documents with ``--json``.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -86,10 +87,20 @@ class BatchPage(_Document):
     )
 
 
+def _given(field: str) -> dict[str, Any]:
+    """JSON Schema: ``field`` is present and not null."""
+    return {"required": [field], "properties": {field: {"type": "string"}}}
+
+
 class RetryRequest(BaseModel):
     """Which unresolved failures to retry: an error code, a path prefix, or both."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        # Published, so clients (and schemathesis) know that one of them is needed.
+        json_schema_extra={"anyOf": [_given("error_code"), _given("path_prefix")]},
+    )
 
     error_code: str | None = Field(
         default=None, min_length=1, max_length=MAX_TEXT_LENGTH, pattern=_NO_NUL
