@@ -12,13 +12,18 @@ from the jobs table.
 
     python -m bench.e2e --mode embedded --files 2000 --rate 50 --seconds 20
     python -m bench.e2e --mode distributed
+
+As one of the harness's benchmarks (``python -m bench e2e``), ``run(quick)``
+measures both modes with the defaults above; ``--quick`` measures the
+embedded mode only, on 100 files and 3 s at 20 files/s (a smoke run). Both
+write ``bench/results/e2e.json`` in the harness's format, the per-mode
+figures under ``data.runs``.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import secrets
 import statistics
@@ -30,6 +35,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+from bench.harness import Result, Table
 from pipeline.db import open_database
 from pipeline.samples import SampleKind, rng_for, sample_bytes
 from pipeline.settings import DatabaseSettings
@@ -107,11 +113,17 @@ def _start(
 ) -> subprocess.Popen[bytes]:
     sink = stack.enter_context(log.open("wb"))
     process = subprocess.Popen([FITSFLOW, *args], env=env, stdout=sink, stderr=subprocess.STDOUT)
-    stack.callback(lambda: (process.terminate(), process.wait(60)))
+
+    def stop() -> None:
+        process.terminate()
+        process.wait(60)
+
+    stack.callback(stop)
     return process
 
 
-def run(mode: str, files: int, rate: float, seconds: float) -> dict[str, Any]:
+def measure(mode: str, files: int, rate: float, seconds: float) -> dict[str, Any]:
+    """Throughput and latency of one mode, as a flat dict of figures."""
     corpus = [
         sample_bytes(i, SampleKind.IMAGE, rng_for(101, i))
         for i in range(files + int(rate * seconds))
@@ -163,6 +175,36 @@ def run(mode: str, files: int, rate: float, seconds: float) -> dict[str, Any]:
     }
 
 
+def run(quick: bool) -> Result:
+    """The harness's entry point: both modes (embedded only when ``quick``)."""
+    if quick:
+        runs = [measure("embedded", 100, 20.0, 3.0)]
+    else:
+        runs = [measure(mode, 2000, 50.0, 20.0) for mode in ("embedded", "distributed")]
+    return _result(runs, "python -m bench e2e" + (" --quick" if quick else ""), quick)
+
+
+def _result(runs: list[dict[str, Any]], command: str, quick: bool) -> Result:
+    table = Table(
+        "End to end: file closed in a watched root → product committed",
+        ["mode", "files", "files/s", "steady rate", "latency p50", "latency p95", "latency max"],
+        [
+            [
+                r["mode"],
+                str(r["files"]),
+                f"{r['throughput_files_per_second']:,}",
+                f"{r['steady_rate']:g}/s × {r['steady_files']}",
+                f"{r['latency_p50_ms']} ms",
+                f"{r['latency_p95_ms']} ms",
+                f"{r['latency_max_ms']} ms",
+            ]
+            for r in runs
+        ],
+        ["single run per mode; no baseline in the same run yet"],
+    )
+    return Result("e2e", "End to end", command, quick, [table], data={"runs": runs})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -173,10 +215,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     args = parser.parse_args()
     modes = ["embedded", "distributed"] if args.mode == "both" else [args.mode]
-    results = [run(mode, args.files, args.rate, args.seconds) for mode in modes]
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "e2e.json").write_text(json.dumps(results, indent=2))
-    for result in results:
+    runs = [measure(mode, args.files, args.rate, args.seconds) for mode in modes]
+    command = "python -m bench.e2e " + " ".join(sys.argv[1:])
+    from bench.__main__ import report
+
+    report(_result(runs, command.strip(), quick=False), RESULTS)
+    for result in runs:
         print(
             f"{result['mode']:<12} {result['throughput_files_per_second']:>8} files/s   "
             f"latency at {result['steady_rate']:g}/s: p50 {result['latency_p50_ms']} ms, "

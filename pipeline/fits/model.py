@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from pipeline.fits.cards import Card, CardValue
-from pipeline.fits.structure import HduLayout
+from pipeline.fits.structure import HduLayout, first_values
 
 __all__ = ["FitsFile", "Hdu", "ReadWarning"]
 
@@ -29,6 +30,13 @@ class Hdu:
     header_offset: int
     data_offset: int
     checksum: str  # "ok" | "bad" | "absent"
+    #: Keyword → value of its first card, built once (by the reader, which
+    #: needs it anyway, or here) and shared: every lookup after that is free.
+    keyword_values: Mapping[str, CardValue] | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.keyword_values is None:
+            object.__setattr__(self, "keyword_values", first_values(self.cards))
 
     @property
     def kind(self) -> str:
@@ -37,17 +45,25 @@ class Hdu:
     @property
     def name(self) -> str | None:
         """EXTNAME (``PRIMARY`` for the primary HDU without one)."""
-        for card in self.cards:
-            if card.keyword == "EXTNAME" and isinstance(card.value, str):
-                return card.value.strip() or None
+        extname = self.values().get("EXTNAME")
+        if isinstance(extname, str):
+            return extname.strip() or None
+        if extname is not None or "EXTNAME" in self.values():
+            # The first EXTNAME is not a string: the first one that is counts.
+            for card in self.cards:
+                if card.keyword == "EXTNAME" and isinstance(card.value, str):
+                    return card.value.strip() or None
         return "PRIMARY" if self.index == 0 else None
 
-    def values(self) -> dict[str, CardValue]:
-        """Keyword → value of the first card with that keyword."""
-        found: dict[str, CardValue] = {}
-        for card in self.cards:
-            found.setdefault(card.keyword, card.value)
-        return found
+    def values(self) -> Mapping[str, CardValue]:
+        """Keyword → value of the first card with that keyword.
+
+        The same map on every call, not a copy: read it, never change it (it
+        is typed read-only; a MappingProxyType would make each ``get`` cost
+        three times as much, and extraction makes dozens).
+        """
+        assert self.keyword_values is not None  # set in __post_init__
+        return self.keyword_values
 
 
 @dataclass(frozen=True, slots=True)

@@ -130,7 +130,7 @@ def _read_hdus(
             break
         if header is None:
             break
-        card_budget -= len(header) // CARD_LENGTH
+        card_budget -= len(header[0]) // CARD_LENGTH
         if card_budget < 0:
             raise _too_many_cards(len(hdus), limits.max_header_cards)
         if len(hdus) >= limits.max_hdus:
@@ -145,14 +145,14 @@ def _read_hdus(
 
 def _read_hdu(
     source: ByteSource,
-    header: bytes,
+    header_and_end: tuple[bytes, int],
     header_offset: int,
     index: int,
     limits: ReaderSettings,
     file_size: int | None,
     notes: list[ReadWarning],
 ) -> Hdu:
-    end_card = _end_card_index(header)
+    header, end_card = header_and_end
     cards, card_notes = parse_cards(header[: end_card * CARD_LENGTH])
     notes.extend(ReadWarning(note.code, note.message, index) for note in card_notes)
     values = first_values(cards)
@@ -188,6 +188,7 @@ def _read_hdu(
         header_offset=header_offset,
         data_offset=data_offset,
         checksum=checksum,
+        keyword_values=values,
     )
 
 
@@ -218,8 +219,11 @@ def _check_data_fits(
         )
 
 
-def _read_header(source: ByteSource, index: int, budget: int, max_cards: int) -> bytes | None:
-    """The header blocks of HDU ``index`` up to and including END; None at EOF.
+def _read_header(
+    source: ByteSource, index: int, budget: int, max_cards: int
+) -> tuple[bytes, int] | None:
+    """The header blocks of HDU ``index`` up to and including END, and the
+    END card's index among them; None at EOF.
 
     ``budget`` is how many more cards the file may hold (of ``max_cards``).
     """
@@ -248,8 +252,8 @@ def _read_header(source: ByteSource, index: int, budget: int, max_cards: int) ->
                 details={"hdu": index, "offset": source.position},
             )
         blocks.append(block)
-        if _end_card_index(block) >= 0:
-            return b"".join(blocks)
+        if (end := _end_card_index(block)) >= 0:
+            return b"".join(blocks), (len(blocks) - 1) * _CARDS_PER_BLOCK + end
         if len(blocks) * _CARDS_PER_BLOCK > budget:
             raise _too_many_cards(index, max_cards)
         if _looks_binary(block):
@@ -286,6 +290,8 @@ def _end_card_index(data: bytes) -> int:
 
 def _looks_binary(block: bytes) -> bool:
     """Whether most keyword fields of ``block`` hold non-printable bytes."""
+    if not block.translate(None, _PRINTABLE):
+        return False  # the usual header block: checked in C, at once
     fields = b"".join(block[i : i + 8] for i in range(0, BLOCK_SIZE, CARD_LENGTH))
     return len(fields.translate(None, _PRINTABLE)) > len(fields) // 4
 

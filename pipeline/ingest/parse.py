@@ -57,7 +57,7 @@ def _shape(fits: FitsFile, fields: ProductFields) -> ParsedFile:
         fields=_field_values(fields),
         warnings=[_warning(note) for note in (*fits.warnings, *fields.warnings)],
     )
-    return ParsedFile(fits, mtime_ns, product, tuple(_hdu_row(hdu) for hdu in fits.hdus))
+    return ParsedFile(fits, mtime_ns, product, tuple(_hdu_row(hdu, fields) for hdu in fits.hdus))
 
 
 def _field_values(fields: ProductFields) -> dict[str, Any]:
@@ -76,8 +76,10 @@ def _warning(note: ReadWarning) -> dict[str, Any]:
     return {"code": note.code, "message": note.message, "hdu": note.hdu}
 
 
-def _hdu_row(hdu: Hdu) -> NewHdu:
-    footprint = hdu_footprint(hdu)
+def _hdu_row(hdu: Hdu, fields: ProductFields) -> NewHdu:
+    # extract_fields has already computed the science HDU's footprint.
+    science = hdu.index == fields.science_hdu
+    footprint = fields.footprint if science else hdu_footprint(hdu)
     return NewHdu(
         hdu_index=hdu.index,
         name=hdu.name,
