@@ -17,6 +17,7 @@ import importlib
 import json
 import sys
 import time
+import traceback
 from pathlib import Path
 
 from bench.docs import DOCS, write_docs
@@ -64,15 +65,24 @@ def main(argv: list[str] | None = None) -> int:
         write_docs(results)
         print(f"rewrote {DOCS}")
         return 0
+    failed = []
     for name in args.names or BENCHMARKS:
         started = time.monotonic()
         print(f"== {name}", flush=True)
-        report(run_benchmark(name, args.quick), results)
+        try:
+            report(run_benchmark(name, args.quick), results)
+        # The outermost boundary: one benchmark failing (a service down, a
+        # reader disagreeing with astropy) must not hide the others' results.
+        except (Exception, SystemExit) as error:  # noqa: BLE001
+            failed.append(name)
+            traceback.print_exception(error)
         print(f"== {name}: {time.monotonic() - started:.0f} s", flush=True)
     if not args.quick and not args.no_docs:
         write_docs(results)
         print(f"rewrote {DOCS}")
-    return 0
+    if failed:
+        print(f"failed: {', '.join(failed)}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

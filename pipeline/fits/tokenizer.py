@@ -61,6 +61,8 @@ _LOGICAL: dict[str, bool | None] = {"T": True, "F": False, "": None}
 # remembered. Bounded: commentary text can make prefixes vary without end.
 _PREFIXES: dict[str, tuple[int, str]] = {}
 _MAX_PREFIXES = 16_384
+# HIERARCH keyword fields (the text between HIERARCH and "=") already seen.
+_HIERARCH_KEYWORDS: dict[str, str] = {}
 _CONTINUE = "CONTINUE"
 
 
@@ -234,9 +236,17 @@ def _string_card(keyword: str, body: str) -> Card | None:
 def _hierarch_card(image: str) -> Card | None:
     """``HIERARCH words = value / comment`` (ESO's convention), as astropy reads it."""
     equals = image.find("=")
-    keyword = image[9:equals].strip() if equals > 0 else ""
-    if keyword.upper() in _SPECIAL:
-        return None  # astropy reads HIERARCH HISTORY as commentary, for one
+    if equals < 0:
+        return None
+    field = image[9:equals]
+    keyword = _HIERARCH_KEYWORDS.get(field)
+    if keyword is None:
+        keyword = field.strip()
+        if keyword.upper() in _SPECIAL:
+            return None  # astropy reads HIERARCH HISTORY as commentary, for one
+        if len(_HIERARCH_KEYWORDS) >= _MAX_PREFIXES:
+            _HIERARCH_KEYWORDS.clear()
+        _HIERARCH_KEYWORDS[field] = keyword
     return _value_card(keyword, image[equals + 1 :])
 
 
