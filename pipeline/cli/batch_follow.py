@@ -56,6 +56,18 @@ async def read_batch(database: Database, batch_id: int) -> BatchProgress:
         return await batch_document(tx, batch_id, utc_now())
 
 
+def _compact(progress: BatchProgress) -> str:
+    """:func:`describe` short enough to leave the bar room on an 80-column terminal."""
+    counts = progress.counts
+    text = f"✓{counts.succeeded} ✗{counts.failed} ▶{counts.running}"
+    if not progress.closed:
+        return text + " admitting…"
+    if is_complete(progress):
+        return text
+    eta = "?" if progress.eta_seconds is None else f"{progress.eta_seconds:.0f}s"
+    return f"{text} {progress.rate_per_second:.1f}/s ETA {eta}"
+
+
 def _changed(before: BatchProgress | None, now: BatchProgress) -> bool:
     if before is None:
         return True
@@ -122,10 +134,10 @@ class _Bar:
             return
         self._progress.update(
             self._task,
-            description=f"batch {progress.id} ({progress.kind})",
+            description=f"batch {progress.id}",
             total=progress.total if progress.closed else None,
             completed=progress.done,
-            detail=describe(progress),
+            detail=_compact(progress),
         )
 
     def __exit__(self, *exc_info: object) -> None:
