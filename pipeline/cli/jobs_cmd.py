@@ -36,6 +36,7 @@ from pipeline.cli.common import (
 )
 from pipeline.cli.operator import (
     BrokerUrlOption,
+    absolute_prefix,
     catalogue,
     parse_cursor,
     parse_time,
@@ -94,7 +95,7 @@ def list_jobs(
     query = JobQuery(
         state=state,
         path=os.path.abspath(path) if path is not None else None,
-        path_prefix=path_prefix,
+        path_prefix=absolute_prefix(path_prefix),
         error_code=code,
         batch_id=batch,
         before_id=parse_cursor(cursor),
@@ -142,7 +143,7 @@ def failures(
 ) -> None:
     """Failed jobs grouped by error code: how many, how many unresolved, examples."""
     where = JobQuery(
-        path_prefix=path_prefix,
+        path_prefix=absolute_prefix(path_prefix),
         finished_after=parse_time("--finished-after", finished_after),
         finished_before=parse_time("--finished-before", finished_before),
     )
@@ -200,7 +201,7 @@ def retry(
     if job_id is not None:
         asyncio.run(_retry_one(settings, job_id, json_output))
     else:
-        selection = RetrySelection(code, os.path.abspath(path_prefix) if path_prefix else None)
+        selection = RetrySelection(code, absolute_prefix(path_prefix))
         asyncio.run(_retry_many(settings, selection, wait, json_output))
 
 

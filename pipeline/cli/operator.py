@@ -10,6 +10,7 @@ reconciler sends them (see :func:`queue_note`).
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated
@@ -23,6 +24,7 @@ from pipeline.settings import Settings
 
 __all__ = [
     "BrokerUrlOption",
+    "absolute_prefix",
     "catalogue",
     "parse_cursor",
     "parse_time",
@@ -77,6 +79,15 @@ def queue_note(settings: Settings) -> str | None:
         f"{settings.reconciler.interval_seconds:g} s plus a few seconds, or when it next "
         "starts). For workers elsewhere, give --broker-url redis://… or amqp://…"
     )
+
+
+def absolute_prefix(prefix: str | None) -> str | None:
+    """A path prefix made absolute as recorded paths are, keeping a final ``/``
+    (``night2/`` must not take in ``night20``)."""
+    if prefix is None:
+        return None
+    absolute = os.path.abspath(prefix)
+    return absolute + "/" if prefix.endswith("/") and not absolute.endswith("/") else absolute
 
 
 def parse_time(option: str, text: str | None) -> datetime | None:

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from pipeline.api import create_app
+from pipeline.cli.operator import absolute_prefix
 from pipeline.settings import Settings
 from tests.acceptance.conftest import BATCH_BAD, Catalogue, FixedBrokerProbe, asgi_client
 from tests.acceptance.test_status_cli import fitsflow
@@ -197,3 +198,13 @@ async def test_bulk_retry_after_fixing_files_beside_a_worker_process(
     assert (
         history["jobs"][0]["attempts"][0]["worker"] != history["jobs"][1]["attempts"][0]["worker"]
     )
+
+
+def test_path_prefixes_are_made_absolute_keeping_their_final_slash(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert absolute_prefix("night2/") == f"{tmp_path}/night2/"
+    assert absolute_prefix("night2") == f"{tmp_path}/night2"
+    assert absolute_prefix("/data/./night2/") == "/data/night2/"
+    assert absolute_prefix("/") == "/" and absolute_prefix(None) is None
