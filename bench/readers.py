@@ -52,8 +52,9 @@ __all__ = [
 ]
 
 Reader = Callable[[], None]
-#: Per file: (offset, length) of each HDU's header; None for a gzip file.
-HeaderRanges = list[tuple[Path, list[tuple[int, int]] | None]]
+#: Per file: (offset, length) of each HDU's header (None for a gzip file),
+#: and its number of HDUs.
+HeaderRanges = list[tuple[Path, list[tuple[int, int]] | None, int]]
 
 
 def fitsflow_reader(paths: Sequence[Path], limits: ReaderSettings) -> Reader:
@@ -127,17 +128,15 @@ def header_ranges(paths: Sequence[Path], limits: ReaderSettings) -> HeaderRanges
     ranges: HeaderRanges = []
     for path in paths:
         fits_file = read_fits(path, limits)
-        if fits_file.compression == "gzip":
-            ranges.append((path, None))
-        else:
-            spans = [(h.header_offset, h.data_offset - h.header_offset) for h in fits_file.hdus]
-            ranges.append((path, spans))
+        hdus = fits_file.hdus
+        spans = [(hdu.header_offset, hdu.data_offset - hdu.header_offset) for hdu in hdus]
+        ranges.append((path, None if fits_file.compression == "gzip" else spans, len(hdus)))
     return ranges
 
 
 def floor_reader(ranges: HeaderRanges) -> Reader:
     def read() -> None:
-        for path, spans in ranges:
+        for path, spans, _ in ranges:
             descriptor = os.open(path, os.O_RDONLY)
             try:
                 if spans is None:

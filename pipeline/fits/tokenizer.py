@@ -59,6 +59,8 @@ _LOGICAL: dict[str, bool | None] = {"T": True, "F": False, "": None}
 # The first ten columns (keyword field and value indicator) decide a card's
 # shape; headers reuse a small vocabulary of them, so the decision is
 # remembered. Bounded: commentary text can make prefixes vary without end.
+# Shared by worker threads: dict operations are atomic, and a lost race only
+# makes a decision be computed twice.
 _PREFIXES: dict[str, tuple[int, str]] = {}
 _MAX_PREFIXES = 16_384
 # HIERARCH keyword fields (the text between HIERARCH and "=") already seen.
