@@ -88,3 +88,6 @@ def configure_logging(level: str = "INFO", fmt: LogFormat | str = "auto") -> Non
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # Python warnings (astropy's, deprecations) would otherwise be printed as
+    # bare text between the JSON lines.
+    logging.captureWarnings(True)
