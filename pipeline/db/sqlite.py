@@ -156,20 +156,19 @@ class _Pooled:
         self.broken = False
 
     async def run(self, sql: str, args: Sequence[Any] = ()) -> int:
-        """Execute one statement and close its cursor; the changed-row count."""
+        """Execute one statement; the changed-row count.
+
+        One trip to the connection's thread: a statement without result rows
+        is finished once executed, so its cursor needs no separate close
+        (each aiosqlite call is a thread round trip, ~50-100 µs).
+        """
         cursor = await self.conn.execute(sql, args)
-        try:
-            return max(cursor.rowcount, 0)
-        finally:
-            await cursor.close()
+        return max(cursor.rowcount, 0)
 
     async def first(self, sql: str, args: Sequence[Any]) -> Row | None:
-        cursor = await self.conn.execute(sql, args)
-        try:
-            row = await cursor.fetchone()
-        finally:
-            await cursor.close()
-        return None if row is None else dict(row)
+        # execute + fetch in one trip; callers ask for at most a row or two.
+        rows = await self.conn.execute_fetchall(sql, args)
+        return dict(rows[0]) if rows else None
 
     async def all(self, sql: str, args: Sequence[Any]) -> list[Row]:
         return [dict(row) for row in await self.conn.execute_fetchall(sql, args)]
