@@ -20,6 +20,7 @@ from pipeline.api.metrics import install_metrics
 from pipeline.api.probe import BrokerProbe
 from pipeline.api.routes import open_router, router
 from pipeline.api.routes_jobs import router as jobs_router
+from pipeline.api.routes_products import router as products_router
 from pipeline.api.routes_queues import router as queues_router
 from pipeline.db import Database
 from pipeline.outbox import Sender
@@ -61,6 +62,7 @@ def create_app(
     app.include_router(open_router)
     app.include_router(router)
     app.include_router(jobs_router)
+    app.include_router(products_router)
     app.include_router(queues_router)
     install_metrics(app, broker)
     install_error_handling(app)

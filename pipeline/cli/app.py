@@ -8,6 +8,7 @@ from pipeline import __version__
 from pipeline.cli import batches_cmd, db_cmd, jobs_cmd
 from pipeline.cli.dlq_cmd import app as dlq_app
 from pipeline.cli.ingest_cmd import ingest
+from pipeline.cli.products_cmd import app as products_app
 from pipeline.cli.queues_cmd import queues
 from pipeline.cli.samples_cmd import samples
 from pipeline.cli.scan_cmd import scan
@@ -25,6 +26,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(db_cmd.app, name="db")
+app.add_typer(products_app, name="products")
 app.command(name="ingest")(ingest)
 app.command(name="samples")(samples)
 app.command(name="status")(status)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-__all__ = ["JOB_STATES", "metadata"]
+__all__ = ["JOB_STATES", "NARROW_SKY_BOX", "WIDE_SKY_BOX", "metadata"]
 
 #: Every state a job can be in; terminal ones are ``succeeded`` and ``failed``.
 JOB_STATES = ("queued", "running", "retrying", "succeeded", "failed")
@@ -81,6 +81,12 @@ products = sa.Table(
     sa.Column("warnings", Json, nullable=False),
     sa.Column("created_at", Timestamp, nullable=False),
     sa.Column("updated_at", Timestamp, nullable=False),
+    # Sky box for cone searches (pipeline.search.sky): declination band and an
+    # RA arc, sky_ra_max above 360 when it crosses RA 0; NULL without a position.
+    sa.Column("sky_dec_min", sa.Float(), nullable=True),
+    sa.Column("sky_dec_max", sa.Float(), nullable=True),
+    sa.Column("sky_ra_min", sa.Float(), nullable=True),
+    sa.Column("sky_ra_max", sa.Float(), nullable=True),
     sa.UniqueConstraint("sha256"),
     sa.Index(
         "ux_products_current_path",
@@ -117,6 +123,54 @@ hdus = sa.Table(
     sa.Column("footprint", Json, nullable=True),
     sa.Column("header", Json, nullable=False),
     sa.Column("cards", Json, nullable=False),
+)
+
+# Product search (pipeline.search, migration 0005). Names are searched ignoring
+# case, prefixes included (text_pattern_ops: byte-order ranges whatever the
+# database's collation); sky boxes by two ranges when narrow, by declination
+# when wide (pipeline/search/sky_sql.py repeats these predicates as written;
+# on PostgreSQL, st_products_sky_extent, statistics on the boxes' sizes, tells
+# the planner that wide boxes are rare); header equality through JSONB containment.
+NARROW_SKY_BOX = "sky_dec_max - sky_dec_min <= 5.0 AND sky_ra_max - sky_ra_min <= 10.0"
+WIDE_SKY_BOX = "sky_dec_max - sky_dec_min > 5.0 OR sky_ra_max - sky_ra_min > 10.0"
+sa.Index(
+    "ix_products_search_telescope_instrument",
+    sa.func.lower(products.c.telescope).label("telescope_folded"),
+    sa.func.lower(products.c.instrument).label("instrument_folded"),
+    postgresql_ops={
+        "telescope_folded": "text_pattern_ops",
+        "instrument_folded": "text_pattern_ops",
+    },
+)
+sa.Index(
+    "ix_products_search_object",
+    sa.func.lower(products.c.object).label("object_folded"),
+    postgresql_ops={"object_folded": "text_pattern_ops"},
+)
+sa.Index(
+    "ix_products_sky_narrow",
+    products.c.sky_dec_min,
+    products.c.sky_ra_min,
+    products.c.sky_dec_max,
+    products.c.sky_ra_max,
+    postgresql_where=sa.text(NARROW_SKY_BOX),
+    sqlite_where=sa.text(NARROW_SKY_BOX),
+)
+sa.Index(
+    "ix_products_sky_wide",
+    products.c.sky_dec_min,
+    products.c.sky_dec_max,
+    postgresql_where=sa.text(WIDE_SKY_BOX),
+    sqlite_where=sa.text(WIDE_SKY_BOX),
+)
+# SQLite has no GIN: there the index is declared empty (WHERE 0) rather than
+# spend space on JSON text in a B-tree that no query could use.
+sa.Index(
+    "ix_hdus_header",
+    hdus.c.header,
+    postgresql_using="gin",
+    postgresql_ops={"header": "jsonb_path_ops"},
+    sqlite_where=sa.text("0"),
 )
 
 jobs = sa.Table(

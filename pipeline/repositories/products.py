@@ -10,6 +10,7 @@ from typing import Any
 from pipeline.db import Connection
 from pipeline.jsonutil import dumps
 from pipeline.models import HduRecord, Product
+from pipeline.search.sky import SKY_BOX_COLUMNS, sky_box_columns
 
 __all__ = [
     "NewHdu",
@@ -90,10 +91,10 @@ _JSON_FIELDS = frozenset({"footprint", "naxis"})
 INSERT_PRODUCT_SQL = (
     "INSERT INTO products (sha256, path, size, mtime_ns, version, is_current, compression,"
     " hdu_count, checksum_status, "
-    + ", ".join(FIELD_COLUMNS)
+    + ", ".join(FIELD_COLUMNS + SKY_BOX_COLUMNS)
     + ", warnings, created_at, updated_at) VALUES (:sha256, :path, :size, :mtime_ns,"
     " :version, TRUE, :compression, :hdu_count, :checksum_status, "
-    + ", ".join(f":{name}" for name in FIELD_COLUMNS)
+    + ", ".join(f":{name}" for name in FIELD_COLUMNS + SKY_BOX_COLUMNS)
     + ", :warnings, :now, :now) RETURNING id"
 )
 INSERT_HDU_SQL = (
@@ -165,6 +166,9 @@ async def insert_product(conn: Connection, product: NewProduct, now: datetime) -
     for name in FIELD_COLUMNS:
         value = product.fields.get(name)
         params[name] = dumps(value) if name in _JSON_FIELDS and value is not None else value
+    # The box cone searches prefilter on (pipeline.search.sky).
+    fields = product.fields
+    params.update(sky_box_columns(fields.get("footprint"), fields.get("ra"), fields.get("dec")))
     return int(await conn.fetch_value(INSERT_PRODUCT_SQL, params))
 
 

@@ -27,6 +27,7 @@ ENDPOINTS = {
     "/jobs/{job_id}",
     "/files",
     "/products/{product_id}",
+    "/products",  # product search: tests/acceptance/test_products_api.py
     "/batches/{batch_id}",
     "/summary",
     # queues, workers and dead letters: tests/acceptance/test_queues_api.py

@@ -1,0 +1,76 @@
+"""Running a product search: SQL candidates, the exact sky test, keyset pages.
+
+Products come newest first (descending id, unique and stable: a product
+keeps its id for life). A page ends at its last product; the next page is
+everything below that id, so a walk through every page sees each product
+that matched throughout exactly once, whatever is ingested meanwhile.
+
+SQL decides every filter but the cone, which SQL only narrows to candidates
+(see :mod:`pipeline.search.sky`); the exact test rejects some of them, so the
+candidates are read in growing batches until the page is full or none are left.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pipeline.db import Connection, Row
+from pipeline.db.sql import Dialect
+from pipeline.jsonutil import loads
+from pipeline.models import Product
+from pipeline.search.criteria import ProductSearch
+from pipeline.search.sky import Cone, product_region, region_touches_cone
+from pipeline.search.statement import dialect_for, search_statement
+
+__all__ = ["MAX_CANDIDATE_BATCH", "MIN_CANDIDATE_BATCH", "SearchPage", "search_products"]
+
+#: Candidates read at once for a cone search: at least this many (the exact
+#: test may reject some), doubling per batch up to the maximum.
+MIN_CANDIDATE_BATCH = 200
+MAX_CANDIDATE_BATCH = 5000
+
+
+@dataclass(frozen=True, slots=True)
+class SearchPage:
+    """One page of matching products, newest first."""
+
+    products: list[Product]
+    #: Continue below this id for the next page; None on the last page.
+    next_before_id: int | None
+
+
+async def search_products(
+    conn: Connection,
+    dialect: Dialect,
+    search: ProductSearch,
+    *,
+    limit: int,
+    before_id: int | None = None,
+) -> SearchPage:
+    """Up to ``limit`` products matching ``search`` with ids below ``before_id``."""
+    if limit < 1:
+        raise ValueError(f"limit must be at least 1, got {limit}")
+    wanted = limit + 1  # one more than asked says whether another page exists
+    sql_dialect = dialect_for(dialect)
+    batch = wanted if search.cone is None else max(wanted, MIN_CANDIDATE_BATCH)
+    found: list[Product] = []
+    position = before_id
+    while len(found) < wanted:
+        statement = search_statement(search, sql_dialect, before_id=position, batch=batch)
+        rows = await conn.fetch_all(statement.sql, statement.params)
+        for row in rows:
+            if search.cone is None or _touches(row, search.cone):
+                found.append(Product.from_row(row))
+                if len(found) == wanted:
+                    break
+        if len(rows) < batch:
+            break  # no candidates left
+        position = int(rows[-1]["id"])
+        batch = min(batch * 2, MAX_CANDIDATE_BATCH)
+    page = found[:limit]
+    return SearchPage(page, page[-1].id if len(found) > limit else None)
+
+
+def _touches(row: Row, cone: Cone) -> bool:
+    region = product_region(loads(row["footprint"]), row["ra"], row["dec"])
+    return region is not None and region_touches_cone(region, cone)
