@@ -38,6 +38,7 @@ from workers.brokers import BrokerAdapter, adapter_for
 from workers.heartbeat import operator_middleware
 from workers.logcontext import JobLogContext
 from workers.metrics import WorkerMetrics
+from workers.sharedloop import SharedLoop
 
 __all__ = ["ACTOR_NAME", "GaveUp", "WorkerRuntime", "current", "delivery_ref", "install"]
 
@@ -79,9 +80,20 @@ class _CloseDatabase(Middleware):
 class WorkerRuntime:
     """Everything the ingest actor needs in this process."""
 
-    def __init__(self, settings: Settings, *, parser: Parser | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        parser: Parser | None = None,
+        shared_loop: asyncio.AbstractEventLoop | None = None,
+        database: Database | None = None,
+    ) -> None:
         self.settings = settings
         self._parser = parser
+        #: The embedded process runs actors on its own loop with its own
+        #: adapter (see workers.sharedloop); elsewhere both are created here.
+        self._shared_loop = shared_loop
+        self._owns_database = database is None
         self.policy = RetryPolicy.from_settings(settings.worker)
         self.adapter: BrokerAdapter = adapter_for(settings.broker.url)
         self.broker = self.adapter.build(settings.broker, self._middleware())
@@ -95,7 +107,7 @@ class WorkerRuntime:
             time_limit=int((settings.worker.time_limit_seconds + TIME_LIMIT_MARGIN_SECONDS) * 1000),
         )
         self.actor = declare(ingest_file)
-        self.database: Database | None = None
+        self.database: Database | None = database
         self._service: IngestService | None = None
         self._lock: asyncio.Lock | None = None
 
@@ -116,7 +128,7 @@ class WorkerRuntime:
                 retry_when=lambda retries, error: retry_when(retries, error, max_retries),
             ),
             CurrentMessage(),
-            AsyncIO(),
+            SharedLoop(self._shared_loop) if self._shared_loop is not None else AsyncIO(),
             *operator_middleware(self),  # before _CloseDatabase: the last beat needs it
             _CloseDatabase(self),
             WorkerMetrics(self.settings.metrics),
@@ -128,19 +140,21 @@ class WorkerRuntime:
             self._lock = asyncio.Lock()
         async with self._lock:
             if self._service is None:
-                database = open_database(self.settings.database)
-                await database.connect()
-                self.database = database
-                metrics.track_pool("worker", database)
+                database = self.database
+                if database is None:
+                    database = open_database(self.settings.database)
+                    await database.connect()
+                    self.database = database
+                    metrics.track_pool("worker", database)
                 self._service = IngestService(
                     database, self.settings.reader, parser=self._parser or parse_file
                 )
         return self._service
 
     async def aclose(self) -> None:
-        if self.database is not None:
+        if self.database is not None and self._owns_database:
             await self.database.close()
-        self.database = None
+            self.database = None
         self._service = None
 
     # --- the outbox's side: sending and inspecting ----------------------------
@@ -179,13 +193,21 @@ def delivery_ref(message: dramatiq.Message[Any]) -> str:
 _current: WorkerRuntime | None = None
 
 
-def install(settings: Settings, *, parser: Parser | None = None) -> WorkerRuntime:
+def install(
+    settings: Settings,
+    *,
+    parser: Parser | None = None,
+    shared_loop: asyncio.AbstractEventLoop | None = None,
+    database: Database | None = None,
+) -> WorkerRuntime:
     """Build the runtime for ``settings`` and make its broker Dramatiq's global one.
 
-    ``parser`` replaces reading files (tests use it to inject transient faults).
+    ``parser`` replaces reading files (tests use it to inject transient faults);
+    ``shared_loop`` and ``database`` let the embedded process run actors on its
+    own loop and adapter.
     """
     global _current
-    runtime = WorkerRuntime(settings, parser=parser)
+    runtime = WorkerRuntime(settings, parser=parser, shared_loop=shared_loop, database=database)
     dramatiq.set_broker(runtime.broker)
     _current = runtime
     return runtime

@@ -126,16 +126,19 @@ async def _run_embedded(settings: Settings) -> None:
     from workers.probe import AdapterProbe
     from workers.runtime import install
 
-    runtime = install(settings)
-    configure_for(settings, service=True)  # importing workers configured it from the environment
-    worker = dramatiq.Worker(
-        runtime.broker, worker_threads=settings.worker.threads, worker_timeout=100
-    )
-    worker.start()
     stop = asyncio.Event()
     _stop_on_signals(stop)
-    try:
-        async with _connected(settings) as database:
+    async with _connected(settings) as database:
+        # One loop and one adapter for watcher, reconciler, API and actors.
+        runtime = install(settings, shared_loop=asyncio.get_running_loop(), database=database)
+        configure_for(
+            settings, service=True
+        )  # importing workers configured it from the environment
+        worker = dramatiq.Worker(
+            runtime.broker, worker_threads=settings.worker.threads, worker_timeout=100
+        )
+        worker.start()
+        try:
             node = WatchNode(
                 settings, database, runtime, runtime, settings.watch.roots, resend_on_start=True
             )
@@ -154,10 +157,11 @@ async def _run_embedded(settings: Settings) -> None:
             await _until_stopped(stop, watching)
             server.stop()
             await serving
-    finally:
-        log.info("stopping: letting files in flight finish")
-        await asyncio.to_thread(worker.stop, int(settings.worker.time_limit_seconds * 1000))
-        log.info("stopped")
+        finally:
+            log.info("stopping: letting files in flight finish")
+            # In a thread: the actors finishing their files need this loop.
+            await asyncio.to_thread(worker.stop, int(settings.worker.time_limit_seconds * 1000))
+            log.info("stopped")
 
 
 async def _until_stopped(stop: asyncio.Event, watching: asyncio.Task[None]) -> None:

@@ -167,7 +167,7 @@ class _Pooled:
 
     async def first(self, sql: str, args: Sequence[Any]) -> Row | None:
         # execute + fetch in one trip; callers ask for at most a row or two.
-        rows = await self.conn.execute_fetchall(sql, args)
+        rows = list(await self.conn.execute_fetchall(sql, args))
         return dict(rows[0]) if rows else None
 
     async def all(self, sql: str, args: Sequence[Any]) -> list[Row]:
