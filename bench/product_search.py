@@ -205,7 +205,7 @@ async def _sizes(database: Database) -> dict[str, Any]:
         return {"rows": counts, "sizes": {}}
     sql = (
         "SELECT relname, pg_size_pretty(pg_relation_size(oid)) AS size FROM pg_class"
-        " WHERE relname IN ('products', 'hdus', 'ix_hdus_header', 'ix_products_sky_box',"
+        " WHERE relname IN ('products', 'hdus', 'ix_hdus_header', 'ix_products_sky_narrow',"
         " 'ix_products_sky_wide', 'ix_products_search_object',"
         " 'ix_products_search_telescope_instrument')"
     )
