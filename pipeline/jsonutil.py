@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import math
+import re
 from typing import Any
 
 import orjson
 
 __all__ = ["dumps", "loads"]
+
+# 20 digits in a row: possibly an integer beyond 64 bits.
+_LONG_NUMBER = re.compile(r"\d{20}")
 
 
 def _default(value: object) -> object:
@@ -18,12 +24,32 @@ def _default(value: object) -> object:
 
 
 def dumps(value: Any) -> str:
-    """``value`` as compact JSON text (NaN and infinities become null)."""
-    return orjson.dumps(value, default=_default).decode()
+    """``value`` as compact JSON text (NaN and infinities become null).
+
+    Integers beyond 64 bits (a FITS card may hold any number of digits) are
+    written exactly, by the standard library: orjson refuses them.
+    """
+    try:
+        return orjson.dumps(value, default=_default).decode()
+    except TypeError:
+        return json.dumps(_finite(value), default=_default, separators=(",", ":"), allow_nan=False)
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with non-finite floats as None, as orjson writes them."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    return value
 
 
 def loads(text: str | bytes | None) -> Any:
     """Parse JSON text; None (a NULL column) stays None; parsed values pass through."""
     if text is None or not isinstance(text, (str, bytes)):
         return text
+    if _LONG_NUMBER.search(text if isinstance(text, str) else text.decode("utf-8", "replace")):
+        return json.loads(text)  # orjson would turn integers past 64 bits into floats
     return orjson.loads(text)

@@ -162,3 +162,19 @@ async def test_concurrent_drops_of_the_same_bytes_make_one_product(
     assert await _count(database, "products") == 1
     outcomes = sorted(result.outcome.value for result in results if result.outcome)
     assert outcomes.count("created") == 1 and outcomes.count("duplicate") == 7
+
+
+async def test_integers_beyond_64_bits_are_recorded_exactly(
+    database: Database, tmp_path: Path
+) -> None:
+    from pipeline.samples.cards import card, header_bytes
+
+    cards = [card("SIMPLE", True), card("BITPIX", 8), card("NAXIS", 0)]
+    cards.append(b"BIGINT  = 123456789012345678901234567890 / more than 64 bits".ljust(80))
+    path = tmp_path / "big.fits"
+    path.write_bytes(header_bytes(cards))
+    result = await _service(database).ingest_path(path)
+    assert result.status == "succeeded", result.error
+    async with database.transaction(write=False) as tx:
+        [hdu] = await products.hdus_of(tx, result.product_id or 0)
+    assert hdu.header["BIGINT"] == 123456789012345678901234567890
