@@ -413,7 +413,9 @@ def test_a_root_that_disappears_is_logged_and_the_others_stay_watched(
         assert watcher.wait_idle(DEADLINE)
         back = write(first / "back.fits")
         assert eventually(lambda: recorder.has(back))
-    assert recorder.reasons(back) == ["closed"]
+    # Once, however it was noticed: the close event, or the rescan that
+    # re-watched the root if it ran after the write.
+    assert len(recorder.reasons(back)) == 1
     assert any("root is back" in e["event"] for e in logs)
 
 
