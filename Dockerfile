@@ -15,8 +15,9 @@ RUN groupadd --system --gid 10001 fitsflow \
 
 WORKDIR /opt/fitsflow
 
-# Only what the installed program reads; tests, benchmarks and docs stay out.
-COPY pyproject.toml alembic.ini ./
+# Only what the installed program reads (and setup.py, which builds the C
+# card tokenizer); tests, benchmarks and docs stay out.
+COPY pyproject.toml setup.py alembic.ini ./
 COPY config/ config/
 COPY migrations/ migrations/
 COPY pipeline/ pipeline/
@@ -26,8 +27,17 @@ COPY workers/ workers/
 # migrations/) beside the source tree, and pipeline/settings.py finds
 # config/fitsflow.toml the same way; neither is inside the wheel, so a plain
 # `pip install .` would leave `fitsflow db upgrade` without its revisions.
-# No extras: the image carries no test or development tools.
-RUN pip install --editable . \
+# No extras: the image carries no test or development tools. The slim image
+# has no C compiler: gcc is installed for the build of the C card tokenizer
+# (pipeline/fits/_ctokenizer.c) and purged in the same layer, so the image
+# keeps the compiled module and not the compiler. Importing it proves the
+# build worked: without it headers would be read several times slower.
+RUN apt-get update \
+ && apt-get install --yes --no-install-recommends gcc libc6-dev \
+ && pip install --editable . \
+ && python -c "import pipeline.fits._ctokenizer" \
+ && apt-get purge --yes --auto-remove gcc libc6-dev \
+ && rm -rf /var/lib/apt/lists/* \
  && python -m compileall -q pipeline workers migrations
 
 # The watched directory. A new named volume mounted here starts as a copy of

@@ -1,16 +1,27 @@
 """Turning header bytes into cards, with astropy's meaning for every value.
 
-A header of printable ASCII — nearly all of them — goes to the tokenizer
-(:mod:`pipeline.fits.tokenizer`), which handles the common card shapes with
-string methods and hands every other card to astropy's own parsing
-(:mod:`pipeline.fits.astropy_cards`). A header with any other byte is parsed
-card by card by astropy, each such card flagged ``non_ascii_card``.
+A header of printable ASCII — nearly all of them — goes to a tokenizer that
+handles the common card shapes itself and hands every other card to
+astropy's own parsing (:mod:`pipeline.fits.astropy_cards`). There are two,
+producing the same cards:
+
+- ``c``: :mod:`pipeline.fits._ctokenizer`, compiled by ``pip install``; the
+  pieces it declines (a card, or a card with its CONTINUE cards) go one by
+  one to the Python tokenizer below (:func:`~pipeline.fits.tokenizer.tokenize_piece`).
+- ``python``: :mod:`pipeline.fits.tokenizer`, the reference, used when the
+  extension is not built (a debug line says which one is in use).
+
+A header with any other byte is parsed card by card by astropy, each such
+card flagged ``non_ascii_card``.
 
 A card astropy cannot parse either does not fail the file: its value is
 ``None``, its image is kept in ``raw`` and a warning is recorded.
 """
 
 from __future__ import annotations
+
+import logging
+from collections.abc import Callable
 
 from pipeline.fits.astropy_cards import escape, parse_one, parse_with_astropy
 from pipeline.fits.card import (
@@ -20,29 +31,101 @@ from pipeline.fits.card import (
     CardValue,
     CardWarning,
 )
-from pipeline.fits.tokenizer import tokenize
+from pipeline.fits.tokenizer import tokenize, tokenize_piece
+
+try:
+    from pipeline.fits import _ctokenizer
+except ImportError as error:  # a checkout not installed with `pip install -e .`
+    _ctokenizer = None  # type: ignore[assignment]
+    _MISSING = str(error)
 
 __all__ = [
     "CARD_LENGTH",
     "COMMENTARY_KEYWORDS",
+    "DEFAULT_TOKENIZER",
+    "TOKENIZERS",
     "Card",
     "CardValue",
     "CardWarning",
     "parse_cards",
 ]
 
+# The standard library's logger: silent until logging is configured (a bare
+# structlog logger would print at import time, into a command's output).
+log = logging.getLogger(__name__)
+
+#: What a tokenizer returns for one header: its cards and the warnings about
+#: them, or None when the header holds bytes outside printable ASCII.
+Tokenized = tuple[list[Card], list[CardWarning]] | None
+#: A tokenizer: the header bytes and how many cards of them to read.
+Tokenizer = Callable[[bytes, int], Tokenized]
+
 _PRINTABLE = bytes(range(0x20, 0x7F))
 
 
-def parse_cards(header: bytes) -> tuple[list[Card], list[CardWarning]]:
-    """Parse the cards of one header, ``header`` ending just before END.
+def _tokenize_python(header: bytes, count: int) -> Tokenized:
+    """The pure-Python tokenizer, the reference."""
+    cards = header[: count * CARD_LENGTH]
+    if cards.translate(None, _PRINTABLE):
+        return None
+    return tokenize(cards.decode("ascii"))
 
-    ``header`` must be a whole number of 80-byte cards. CONTINUE cards are
-    joined to the card before them, as astropy's ``Header.fromstring`` does.
+
+def _tokenize_c(header: bytes, count: int) -> Tokenized:
+    """The C tokenizer, its declined pieces read by the Python one."""
+    assert _ctokenizer is not None  # only registered when built
+    result = _ctokenizer.tokenize(header, count, Card)
+    if result is None:
+        return None
+    cards, declined = result
+    problems: list[CardWarning] = []
+    # In card order, so that warnings come out in the order tokenize() gives.
+    for index, start, stop in declined:
+        cards[index] = tokenize_piece(header[start:stop].decode("ascii"), index, problems)
+    return cards, problems  # type: ignore[return-value]  # every None replaced above
+
+
+#: The tokenizers that can run here, by name.
+TOKENIZERS: dict[str, Tokenizer] = {"python": _tokenize_python}
+if _ctokenizer is not None:
+    TOKENIZERS["c"] = _tokenize_c
+#: The one :func:`parse_cards` uses unless told otherwise.
+DEFAULT_TOKENIZER = "c" if _ctokenizer is not None else "python"
+_announced = False
+
+
+def parse_cards(
+    header: bytes, count: int | None = None, tokenizer: str | None = None
+) -> tuple[list[Card], list[CardWarning]]:
+    """Parse the first ``count`` cards of one header (all of it by default).
+
+    ``header`` holds whole 80-byte cards; those parsed must come before END.
+    CONTINUE cards are joined to the card before them, as astropy's
+    ``Header.fromstring`` does. ``tokenizer`` names one of :data:`TOKENIZERS`
+    (default :data:`DEFAULT_TOKENIZER`).
     """
-    if not header.translate(None, _PRINTABLE):
-        return tokenize(header.decode("ascii"))
-    return _parse_unclean(header.decode("latin-1"))
+    if not _announced:
+        _announce()
+    if count is None:
+        count = len(header) // CARD_LENGTH
+    tokenized = TOKENIZERS[tokenizer or DEFAULT_TOKENIZER](header, count)
+    if tokenized is not None:
+        return tokenized
+    return _parse_unclean(header[: count * CARD_LENGTH].decode("latin-1"))
+
+
+def _announce() -> None:
+    """Say once, at the first header, which tokenizer reads headers."""
+    global _announced
+    _announced = True
+    if _ctokenizer is None:
+        log.debug(
+            "C card tokenizer not built (%s): headers are tokenised in Python, several "
+            "times slower; `pip install -e .` with a C compiler builds it",
+            _MISSING,
+        )
+    else:
+        log.debug("headers are tokenised by the C card tokenizer (%s)", _ctokenizer.__file__)
 
 
 def _parse_unclean(text: str) -> tuple[list[Card], list[CardWarning]]:

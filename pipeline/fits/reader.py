@@ -153,7 +153,7 @@ def _read_hdu(
     notes: list[ReadWarning],
 ) -> Hdu:
     header, end_card = header_and_end
-    cards, card_notes = parse_cards(header[: end_card * CARD_LENGTH])
+    cards, card_notes = parse_cards(header, end_card)
     notes.extend(ReadWarning(note.code, note.message, index) for note in card_notes)
     values = first_values(cards)
     layout = describe_hdu(values, index)

@@ -44,7 +44,7 @@ from typing import cast
 from pipeline.fits.astropy_cards import parse_one, parse_with_astropy
 from pipeline.fits.card import CARD_LENGTH, Card, CardValue, CardWarning
 
-__all__ = ["tokenize"]
+__all__ = ["tokenize", "tokenize_piece"]
 
 # Building a NamedTuple through tuple.__new__ skips its Python-level __new__:
 # the per-card object is then created in C (a third of the cost).
@@ -79,12 +79,28 @@ def tokenize(text: str) -> tuple[list[Card], list[CardWarning]]:
     start = 0
     for head, end in _continued_groups(text):
         cards += _run(text, start, head, len(cards), problems)
-        image = text[head:end]
-        card = _continued(image)
-        cards.append(card or parse_with_astropy(image, len(cards), problems))
+        cards.append(_sequence(text[head:end], len(cards), problems))
         start = end
     cards += _run(text, start, len(text), len(cards), problems)
     return cards, problems
+
+
+def tokenize_piece(image: str, index: int, problems: list[CardWarning]) -> Card:
+    """One piece of a header as :func:`tokenize` reads it, the ``index``-th card.
+
+    A piece is a single card, or a card and the CONTINUE cards after it (or a
+    CONTINUE card that starts the header, with those after it). This is the
+    fallback of the C tokenizer (:mod:`pipeline.fits._ctokenizer`) for the
+    pieces it declines.
+    """
+    if len(image) > CARD_LENGTH or image.startswith(_CONTINUE):
+        return _sequence(image, index, problems)
+    return _run(image, 0, CARD_LENGTH, index, problems)[0]
+
+
+def _sequence(image: str, index: int, problems: list[CardWarning]) -> Card:
+    """A card and its CONTINUE cards: plain strings here, the rest by astropy."""
+    return _continued(image) or parse_with_astropy(image, index, problems)
 
 
 def _continued_groups(text: str) -> list[tuple[int, int]]:

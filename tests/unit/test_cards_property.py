@@ -7,11 +7,16 @@ commentary cards and plain junk — and compared with
 ``astropy.io.fits.Header.fromstring``. Where astropy raises on ``.value`` the
 card must come back with a None value, its image kept in ``raw`` and an
 ``unparsable_card`` warning.
+
+Every test runs against both tokenizers (``TOKENIZER_NAMES``): the C one
+(``pipeline/fits/_ctokenizer.c``, built by ``pip install -e .``) and the
+pure-Python reference. A missing C build fails in CI and skips elsewhere.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import string
 import warnings
 from pathlib import Path
@@ -24,8 +29,9 @@ from astropy.io.fits.verify import VerifyError
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from pipeline.fits import cards as cards_module
 from pipeline.fits import read_fits, tokenizer
-from pipeline.fits.cards import parse_cards
+from pipeline.fits.cards import TOKENIZERS, parse_cards
 from pipeline.samples import SampleKind, rng_for, write_sample
 from pipeline.settings import ReaderSettings
 
@@ -42,6 +48,21 @@ EDGE_VALUES = (
     *("'x: 1'", "'AXIS.1: 2'", "'a/b'", "'ab'cd'", "'abc' def'", "'trailing  '", "T/x"),
     *("F /", "'O''Hara  '", "'a''  b'", "'&'", "12345678901234567890123"),
 )
+
+TOKENIZER_NAMES = ("c", "python")
+
+
+@pytest.fixture(params=TOKENIZER_NAMES, scope="module")
+def implementation(request: pytest.FixtureRequest) -> str:
+    """Each tokenizer in turn; the C one must be built (in CI: must)."""
+    name: str = request.param
+    if name not in TOKENIZERS:
+        message = "the C tokenizer is not built (pip install -e . with a C compiler)"
+        if os.environ.get("CI"):
+            pytest.fail(message + " (CI requires it)")
+        pytest.skip(message)
+    return name
+
 
 keywords = st.text(KEYWORD_CHARS, min_size=1, max_size=8).filter(lambda k: k != "END")
 texts = st.text(PRINTABLE, max_size=40)
@@ -205,9 +226,9 @@ def _same_value(ours: object, theirs: object) -> bool:
     return ours == theirs
 
 
-def _check(images: list[str]) -> None:
+def _check(images: list[str], implementation: str) -> None:
     header = "".join(images)
-    cards, problems = parse_cards(header.encode("latin-1"))
+    cards, problems = parse_cards(header.encode("latin-1"), tokenizer=implementation)
     expected = _astropy_cards(header)
     assert len(cards) == len(expected), (cards, expected)
     unparsable = {problem.card_index for problem in problems if problem.code == "unparsable_card"}
@@ -264,11 +285,11 @@ def _astropy_warns(image: str) -> bool:
 @example([[_card("BLANK   =                      / no value")]])
 @example([[_card("EMPTY   = '' / 'quoted'")]])
 @example([[_card("HIERARCH HISTORY = T")], [_card("HIERARCH comment = 1")]])
-def test_parse_cards_agrees_with_astropy(groups: list[list[str]]) -> None:
-    _check([image for group in groups for image in group])
+def test_parse_cards_agrees_with_astropy(implementation: str, groups: list[list[str]]) -> None:
+    _check([image for group in groups for image in group], implementation)
 
 
-def test_unparsable_cards_are_kept_raw_with_a_warning() -> None:
+def test_unparsable_cards_are_kept_raw_with_a_warning(implementation: str) -> None:
     images = [
         _card("AIRMASS = INDEF / IRAF undefined"),
         _card("SKYLEVEL= NAN"),
@@ -277,7 +298,7 @@ def test_unparsable_cards_are_kept_raw_with_a_warning() -> None:
         _card("OBSERVER= 'Jos\xe9'"),
         _card("TELESCOP= 'NOT' / Nordic Optical Telescope, La Palma, Espa\xf1a"),
     ]
-    cards, problems = parse_cards("".join(images).encode("latin-1"))
+    cards, problems = parse_cards("".join(images).encode("latin-1"), tokenizer=implementation)
     keywords = ["AIRMASS", "SKYLEVEL", "OBJECT", "FILTER", "OBSERVER", "TELESCOP"]
     assert [card.keyword for card in cards] == keywords
     assert [card.value for card in cards[:5]] == [None] * 5
@@ -294,15 +315,18 @@ def test_unparsable_cards_are_kept_raw_with_a_warning() -> None:
 
 @pytest.mark.parametrize("kind", list(SampleKind))
 def test_common_cards_never_reach_astropy(
-    kind: SampleKind, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    implementation: str, kind: SampleKind, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The reader's speed rests on the tokenizer taking the usual shapes
     itself: every card the sample generator writes (fixed-format values,
-    HIERARCH, CONTINUE, COMMENT/HISTORY) is parsed without astropy."""
+    HIERARCH, CONTINUE, COMMENT/HISTORY) is parsed without astropy — and,
+    for the C tokenizer, without falling back to the Python one."""
 
     def refuse(image: str, *_: object) -> None:
-        raise AssertionError(f"sent to astropy: {image!r}")
+        raise AssertionError(f"sent to the fallback: {image!r}")
 
+    monkeypatch.setattr(cards_module, "DEFAULT_TOKENIZER", implementation)
+    monkeypatch.setattr(cards_module, "tokenize_piece", refuse)
     monkeypatch.setattr(tokenizer, "parse_one", refuse)
     monkeypatch.setattr(tokenizer, "parse_with_astropy", refuse)
     for index in range(5):

@@ -1,0 +1,256 @@
+"""The C tokenizer gives exactly what the Python one gives, and is a good citizen.
+
+``tests/unit/test_cards_property.py`` compares both tokenizers with astropy;
+this compares them with each other — every card, value type, comment, raw
+image and warning — on generated headers, on every sample kind and on every
+header of astropy's own test files, and checks the extension's contract:
+argument checking, the pieces it declines, no leaked references.
+"""
+
+from __future__ import annotations
+
+import gc
+import gzip
+import os
+import tracemalloc
+from pathlib import Path
+from typing import Any
+
+import astropy
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pipeline.fits.card import Card
+from pipeline.fits.cards import TOKENIZERS, parse_cards
+from pipeline.samples import SampleKind, rng_for, write_sample
+from tests.unit.test_cards_property import EDGE_VALUES, card_groups
+
+if "c" not in TOKENIZERS:
+    _MESSAGE = "the C tokenizer is not built (pip install -e . with a C compiler)"
+    if os.environ.get("CI"):
+        pytest.fail(_MESSAGE + " (CI requires it)", pytrace=False)
+    pytest.skip(_MESSAGE, allow_module_level=True)
+
+from pipeline.fits import _ctokenizer  # only once known to be built
+
+ASTROPY_ROOT = Path(astropy.__file__).resolve().parent
+
+
+def _card(image: str) -> bytes:
+    return image[:80].ljust(80).encode("latin-1")
+
+
+def _same(ours: list[Card], theirs: list[Card]) -> bool:
+    """Same cards, values of the same type (floats compared by repr)."""
+    if len(ours) != len(theirs):
+        return False
+    for mine, reference in zip(ours, theirs, strict=True):
+        if type(mine) is not Card or type(mine.value) is not type(reference.value):
+            return False
+        if repr(mine) != repr(reference):
+            return False
+    return True
+
+
+def _assert_same_as_python(header: bytes, count: int | None = None) -> None:
+    c_cards, c_problems = parse_cards(header, count, tokenizer="c")
+    cards, problems = parse_cards(header, count, tokenizer="python")
+    assert _same(c_cards, cards), (c_cards, cards)
+    assert c_problems == problems
+
+
+@settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(card_groups, min_size=1, max_size=12))
+def test_generated_headers_read_as_the_python_tokenizer_reads_them(
+    groups: list[list[str]],
+) -> None:
+    _assert_same_as_python(b"".join(_card(image) for group in groups for image in group))
+
+
+@pytest.mark.parametrize("value", EDGE_VALUES)
+@pytest.mark.parametrize("layout", ["{k:<8}= {v}", "{k:<8}= {v:>20} / note", "HIERARCH A B = {v}"])
+def test_edge_values(value: str, layout: str) -> None:
+    _assert_same_as_python(_card(layout.format(k="KEY", v=value)))
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        "BIG     = 123456789012345678901234567890123456789012345678901234567890123456789",
+        "SMALL   = -999999999999999999",  # 18 digits: the fast path's edge
+        "SMALLER = -9999999999999999999",
+        "HUGE    = 1E999",
+        "TINY    = -1D-999",
+        "NEGZERO = -0.0",
+        "ZEROINT = -0",
+        "PLUS    = +.5E+3 / signed",
+        "EMPTY   = ''",
+        "QUOTES  = '''' / a quote",
+        "SPACES  = '        '",
+        "COMMENT",
+        "        blank keyword, text from column 9",
+        "HISTORY = 'not a value'",
+        "HIERARCH= 'a plain value card named HIERARCH'",
+        "HIERARCH ESO DET CHIP1 ID = 'ccd' / chip",
+        "HIERARCH lower.case =T",
+    ],
+)
+def test_single_cards(image: str) -> None:
+    _assert_same_as_python(_card(image))
+
+
+def test_continue_sequences_and_their_edges() -> None:
+    header = b"".join(
+        _card(image)
+        for image in [
+            "CONTINUE  'a sequence at the very start&'",
+            "CONTINUE  'continued'",
+            "LONG    = 'first &' / one",
+            "CONTINUE  'second&'",
+            "CONTINUE  'third' / three",
+            "NOTLONG = 'ends here'",
+            "QUOTED  = 'it''s &'",
+            "CONTINUE  'declined: quotes'",
+            "COMMENT   continued commentary",
+            "CONTINUE  'is astropy''s business'",
+        ]
+    )
+    _assert_same_as_python(header)
+    result = _ctokenizer.tokenize(header, len(header) // 80, Card)
+    assert result is not None
+    cards, declined = result
+    # Taken: the plain sequence and the single card. Declined: a sequence at
+    # the very start, one with quotes inside, one continuing commentary.
+    assert cards[1] == Card("LONG", "first secondthird", "one three")
+    assert cards[2] == Card("NOTLONG", "ends here", "")
+    assert [cards[0], cards[3], cards[4]] == [None, None, None]
+    assert declined == [(0, 0, 2 * 80), (3, 6 * 80, 8 * 80), (4, 8 * 80, 10 * 80)]
+
+
+def test_a_header_outside_printable_ascii_is_not_tokenised() -> None:
+    header = _card("OBSERVER= 'Jos\xe9'") + _card("TAB     = 'a\tb'")
+    assert _ctokenizer.tokenize(header, 2, Card) is None
+    _assert_same_as_python(header)
+
+
+def test_only_the_cards_asked_for_are_read() -> None:
+    header = _card("A       = 1") + _card("B       = 2") + b"\xff" * 80
+    result = _ctokenizer.tokenize(header, 2, Card)
+    assert result == ([Card("A", 1, ""), Card("B", 2, "")], [])
+    _assert_same_as_python(header, 2)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "error"),
+    [
+        ((b"x" * 80, 2, Card), ValueError),
+        ((b"x" * 80, -1, Card), ValueError),
+        (("x" * 80, 1, Card), TypeError),
+        ((b"x" * 80, 1, list), TypeError),
+        ((b"x" * 80, 1, type("WithDict", (tuple,), {})), TypeError),
+        ((b"x" * 80, 1), TypeError),
+        ((b"x" * 80, "1", Card), TypeError),
+    ],
+)
+def test_bad_arguments_are_refused(arguments: tuple[Any, ...], error: type[Exception]) -> None:
+    with pytest.raises(error):
+        _ctokenizer.tokenize(*arguments)
+
+
+def test_keywords_are_shared_between_headers() -> None:
+    header = _card("EXPTIME =                 1.0") + _card("HIERARCH ESO TEL ALT = 2")
+    first = _ctokenizer.tokenize(header, 2, Card)
+    second = _ctokenizer.tokenize(header, 2, Card)
+    assert first is not None and second is not None
+    assert all(a.keyword is b.keyword for a, b in zip(first[0], second[0], strict=True) if a and b)
+
+
+def test_no_memory_is_kept_across_calls() -> None:
+    """Every reference the extension makes is owned or returned: a thousand
+    calls, errors included, leave nothing behind (its keyword cache aside,
+    which the first call fills)."""
+    header = b"".join(
+        _card(image)
+        for image in [
+            "SIMPLE  =                    T / conforms",
+            "OBJECT  = 'M31 ''core''' / name",
+            "BIG     = 12345678901234567890123",
+            "REAL    = 1.5D-3 / fortran",
+            "LONG    = 'a&'",
+            "CONTINUE  'b' / c",
+            "JUNK    = INDEF",
+            "HIERARCH ESO OBS NAME = 'x' / y",
+            "HISTORY something happened",
+        ]
+    )
+
+    def work() -> None:
+        for _ in range(1000):
+            _ctokenizer.tokenize(header, 9, Card)
+            with pytest.raises(ValueError):
+                _ctokenizer.tokenize(header, 10, Card)
+
+    work()
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        work()
+        gc.collect()
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert grown < 4096, f"{grown} bytes kept after 1000 calls"
+
+
+@pytest.mark.parametrize("kind", list(SampleKind))
+def test_every_sample_kind(kind: SampleKind, tmp_path: Path) -> None:
+    for index in range(5):
+        path = write_sample(tmp_path, index, kind, rng_for(3, index))
+        for header, count in _headers(path):
+            _assert_same_as_python(header, count)
+
+
+def test_every_header_of_astropys_test_files() -> None:
+    """Real headers no one here wrote: the C tokenizer reads them as the
+    Python one does, card for card (declined pieces included)."""
+    paths = sorted(ASTROPY_ROOT.glob("**/tests/data/**/*.fits"))
+    assert len(paths) > 20
+    headers = 0
+    for path in paths:
+        for header, count in _headers(path):
+            _assert_same_as_python(header, count)
+            headers += 1
+    assert headers > 50
+
+
+def _headers(path: Path) -> list[tuple[bytes, int]]:
+    """Each header's blocks and its card count before END, found naively."""
+    data = path.read_bytes()
+    if data[:2] == b"\x1f\x8b":
+        data = gzip.decompress(data)
+    found: list[tuple[bytes, int]] = []
+    offset = 0
+    while offset + 2880 <= len(data) and len(found) < 50:
+        end = _end_card(data, offset)
+        if end < 0:
+            break
+        found.append((data[offset : offset + end * 80], end))
+        # Skip the data crudely: the next header starts at the next XTENSION.
+        next_header = data.find(b"XTENSION", offset + 2880)
+        while next_header > 0 and next_header % 2880:
+            next_header = data.find(b"XTENSION", next_header + 1)
+        if next_header < 0:
+            break
+        offset = next_header
+    return found
+
+
+def _end_card(data: bytes, offset: int) -> int:
+    position = data.find(b"END", offset)
+    while position >= 0:
+        if (position - offset) % 80 == 0 and data[position + 3 : position + 4] in (b" ", b""):
+            return (position - offset) // 80
+        position = data.find(b"END", position + 1)
+    return -1
