@@ -14,8 +14,10 @@ setup(
     ext_modules=[
         Extension(
             "pipeline.fits._ctokenizer",
-            sources=["pipeline/fits/_ctokenizer.c"],
-            extra_compile_args=["-O2", "-std=c11", "-Wall", "-Wextra"],
+            sources=["pipeline/fits/_ctokenizer.c", "pipeline/fits/_cheader.c"],
+            depends=["pipeline/fits/_cheader.h"],
+            # Optimisation as the interpreter was built (-O3 here).
+            extra_compile_args=["-std=c11", "-Wall", "-Wextra"],
             optional=True,
         )
     ]

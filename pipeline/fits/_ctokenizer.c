@@ -33,12 +33,10 @@
  * consistent.
  */
 
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
+#include "_cheader.h"
 #include <stdint.h>
 #include <string.h>
 
-#define CARD 80            /* bytes per card */
 #define KEYWORD_FIELD 8    /* columns 1-8 */
 #define VALUE_START 10     /* after "= " in columns 9-10 */
 #define CONTINUE_START 9   /* after "CONTINUE " */
@@ -132,19 +130,6 @@ is_digit(char c)
     return c >= '0' && c <= '9';
 }
 
-/* Every byte in 0x20..0x7E. Branch-free over the whole buffer so that the
- * compiler can vectorise it (bytes.translate, the Python way, costs about
- * 0.5 ns a byte: 50 µs for a header of 1,250 cards). */
-static int
-all_printable(const unsigned char *data, Py_ssize_t n)
-{
-    unsigned char bad = 0;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        bad |= (unsigned char)(data[i] - 0x20) > 0x5E;
-    }
-    return !bad;
-}
-
 /* ---- str objects ---------------------------------------------------------- */
 
 /* A new str holding the ASCII bytes of s. */
@@ -159,17 +144,22 @@ new_text(Span s)
 }
 
 /*
- * Keyword strings, shared: headers reuse a small vocabulary of keywords, so
- * the same str object comes back for the same bytes, with its hash already
- * computed when the keyword map is built. A direct-mapped table indexed by a
- * hash of the bytes; a collision replaces the slot (bounded memory, and a
- * miss only costs a new str).
+ * Strings shared between cards and headers: headers reuse a small
+ * vocabulary of keywords, of comments ("[deg] site latitude" on every file
+ * of an instrument) and of short values ('deg', 'RA---TAN'), so the same
+ * str object comes back for the same bytes, with its hash kept for the
+ * keyword map. Direct-mapped tables indexed by a hash of the bytes; a
+ * collision replaces the slot (bounded memory; a miss costs a new str, as
+ * without the cache). Keywords have a table of their own, so that varied
+ * comments and values never evict them.
  */
-#define CACHE_SLOTS 4096 /* a power of two */
+#define CACHE_SLOTS 4096     /* a power of two */
+#define MAX_CACHED_VALUE 18  /* longer string values are seldom repeated */
 static PyObject *keyword_cache[CACHE_SLOTS];
+static PyObject *text_cache[CACHE_SLOTS];
 
-/* A multiplicative hash over 8-byte words: HIERARCH keywords run to
- * 30 bytes and more, and byte-at-a-time hashing showed in the profile. */
+/* A multiplicative hash over 8-byte words: HIERARCH keywords and comments
+ * run to 30 bytes and more; byte-at-a-time hashing showed in the profile. */
 static size_t
 cache_index(Span s)
 {
@@ -186,10 +176,11 @@ cache_index(Span s)
     return (size_t)(hash >> 32) & (CACHE_SLOTS - 1);
 }
 
+/* The str for s from table, made and remembered on a miss. */
 static PyObject *
-cached_text(Span s)
+shared_text(PyObject **table, Span s)
 {
-    PyObject **slot = &keyword_cache[cache_index(s)];
+    PyObject **slot = &table[cache_index(s)];
     PyObject *hit = *slot;
     if (hit != NULL && PyUnicode_GET_LENGTH(hit) == s.n &&
         memcmp(PyUnicode_1BYTE_DATA(hit), s.p, (size_t)s.n) == 0) {
@@ -202,11 +193,32 @@ cached_text(Span s)
     return text;
 }
 
+static PyObject *
+cached_text(Span s)
+{
+    return shared_text(keyword_cache, s);
+}
+
+/* A comment (empty ones are the interpreter's one empty str anyway). */
+static PyObject *
+comment_text(Span s)
+{
+    return s.n == 0 ? new_text(s) : shared_text(text_cache, s);
+}
+
+/* A string value: shared when short. */
+static PyObject *
+value_text(Span s)
+{
+    return s.n <= MAX_CACHED_VALUE ? shared_text(text_cache, s) : new_text(s);
+}
+
 static void
 clear_cache(void)
 {
     for (int i = 0; i < CACHE_SLOTS; i++) {
         Py_CLEAR(keyword_cache[i]);
+        Py_CLEAR(text_cache[i]);
     }
 }
 
@@ -329,7 +341,7 @@ new_unquoted_text(Span s)
             i++; /* skip the second quote of the pair */
         }
     }
-    return new_text(span(buffer, n));
+    return value_text(span(buffer, n));
 }
 
 /*
@@ -362,11 +374,11 @@ string_value(Span body, PyObject **value, PyObject **comment)
     if (has_colon_space(text)) {
         return DECLINED;
     }
-    *value = doubled ? new_unquoted_text(text) : new_text(text);
+    *value = doubled ? new_unquoted_text(text) : value_text(text);
     if (*value == NULL) {
         return FAILED;
     }
-    *comment = new_text(after.n > 0 ? strip(after_offset(after, 1)) : after);
+    *comment = comment_text(after.n > 0 ? strip(after_offset(after, 1)) : after);
     if (*comment == NULL) {
         Py_CLEAR(*value);
         return FAILED;
@@ -390,7 +402,7 @@ value_field(Span body, PyObject **value, PyObject **comment)
         return made;
     }
     Span note = slash < 0 ? span(body.p, 0) : strip(after_offset(body, slash + 1));
-    *comment = new_text(note);
+    *comment = comment_text(note);
     if (*comment == NULL) {
         Py_CLEAR(*value);
         return FAILED;
@@ -728,7 +740,7 @@ tokenize(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         return PyErr_Format(PyExc_ValueError, "%zd cards do not fit in %zd bytes", count, size);
     }
     const char *data = PyBytes_AS_STRING(args[0]);
-    if (!all_printable((const unsigned char *)data, count * CARD)) {
+    if (!fitsflow_all_printable((const unsigned char *)data, count * CARD)) {
         Py_RETURN_NONE;
     }
     PyObject *cards = PyList_New(0);
@@ -744,6 +756,8 @@ tokenize(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 
 static PyMethodDef methods[] = {
     {"tokenize", (PyCFunction)(void (*)(void))tokenize, METH_FASTCALL, tokenize_doc},
+    {"scan_block", fitsflow_scan_block, METH_O, fitsflow_scan_block_doc},
+    {"first_values", fitsflow_first_values, METH_O, fitsflow_first_values_doc},
     {NULL, NULL, 0, NULL},
 };
 
@@ -757,7 +771,8 @@ free_module(void *module)
 static struct PyModuleDef module_definition = {
     PyModuleDef_HEAD_INIT,
     .m_name = "pipeline.fits._ctokenizer",
-    .m_doc = "The common FITS card shapes, tokenised in C (see pipeline.fits.tokenizer).",
+    .m_doc = "The common FITS card shapes, tokenised in C (see pipeline.fits.tokenizer), "
+             "and the reader's helpers around it.",
     .m_size = -1,
     .m_methods = methods,
     .m_free = free_module,

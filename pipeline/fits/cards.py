@@ -5,7 +5,7 @@ handles the common card shapes itself and hands every other card to
 astropy's own parsing (:mod:`pipeline.fits.astropy_cards`). There are two,
 producing the same cards:
 
-- ``c``: :mod:`pipeline.fits._ctokenizer`, compiled by ``pip install``; the
+- ``c``: :mod:`pipeline.fits._ctokenizer` (:mod:`pipeline.fits.native`); the
   pieces it declines (a card, or a card with its CONTINUE cards) go one by
   one to the Python tokenizer below (:func:`~pipeline.fits.tokenizer.tokenize_piece`).
 - ``python``: :mod:`pipeline.fits.tokenizer`, the reference, used when the
@@ -20,7 +20,6 @@ A card astropy cannot parse either does not fail the file: its value is
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 
 from pipeline.fits.astropy_cards import escape, parse_one, parse_with_astropy
@@ -31,13 +30,8 @@ from pipeline.fits.card import (
     CardValue,
     CardWarning,
 )
+from pipeline.fits.native import announce, native
 from pipeline.fits.tokenizer import tokenize, tokenize_piece
-
-try:
-    from pipeline.fits import _ctokenizer
-except ImportError as error:  # a checkout not installed with `pip install -e .`
-    _ctokenizer = None  # type: ignore[assignment]
-    _MISSING = str(error)
 
 __all__ = [
     "CARD_LENGTH",
@@ -49,10 +43,6 @@ __all__ = [
     "CardWarning",
     "parse_cards",
 ]
-
-# The standard library's logger: silent until logging is configured (a bare
-# structlog logger would print at import time, into a command's output).
-log = logging.getLogger(__name__)
 
 #: What a tokenizer returns for one header: its cards and the warnings about
 #: them, or None when the header holds bytes outside printable ASCII.
@@ -73,8 +63,7 @@ def _tokenize_python(header: bytes, count: int) -> Tokenized:
 
 def _tokenize_c(header: bytes, count: int) -> Tokenized:
     """The C tokenizer, its declined pieces read by the Python one."""
-    assert _ctokenizer is not None  # only registered when built
-    result = _ctokenizer.tokenize(header, count, Card)
+    result = native.tokenize(header, count, Card)
     if result is None:
         return None
     cards, declined = result
@@ -87,11 +76,10 @@ def _tokenize_c(header: bytes, count: int) -> Tokenized:
 
 #: The tokenizers that can run here, by name.
 TOKENIZERS: dict[str, Tokenizer] = {"python": _tokenize_python}
-if _ctokenizer is not None:
+if native is not None:
     TOKENIZERS["c"] = _tokenize_c
 #: The one :func:`parse_cards` uses unless told otherwise.
-DEFAULT_TOKENIZER = "c" if _ctokenizer is not None else "python"
-_announced = False
+DEFAULT_TOKENIZER = "c" if native is not None else "python"
 
 
 def parse_cards(
@@ -104,28 +92,13 @@ def parse_cards(
     ``Header.fromstring`` does. ``tokenizer`` names one of :data:`TOKENIZERS`
     (default :data:`DEFAULT_TOKENIZER`).
     """
-    if not _announced:
-        _announce()
+    announce()
     if count is None:
         count = len(header) // CARD_LENGTH
     tokenized = TOKENIZERS[tokenizer or DEFAULT_TOKENIZER](header, count)
     if tokenized is not None:
         return tokenized
     return _parse_unclean(header[: count * CARD_LENGTH].decode("latin-1"))
-
-
-def _announce() -> None:
-    """Say once, at the first header, which tokenizer reads headers."""
-    global _announced
-    _announced = True
-    if _ctokenizer is None:
-        log.debug(
-            "C card tokenizer not built (%s): headers are tokenised in Python, several "
-            "times slower; `pip install -e .` with a C compiler builds it",
-            _MISSING,
-        )
-    else:
-        log.debug("headers are tokenised by the C card tokenizer (%s)", _ctokenizer.__file__)
 
 
 def _parse_unclean(text: str) -> tuple[list[Card], list[CardWarning]]:

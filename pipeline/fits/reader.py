@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from pipeline.errors import (
@@ -27,6 +27,7 @@ from pipeline.errors import (
 from pipeline.fits.cards import CARD_LENGTH, parse_cards
 from pipeline.fits.checksum import OnesComplementSum, checksum_verdict, sum32
 from pipeline.fits.model import FitsFile, Hdu, ReadWarning
+from pipeline.fits.native import native
 from pipeline.fits.sniff import sniff
 from pipeline.fits.source import ByteSource, Deadline, GzipSource, PlainSource, RawChunks
 from pipeline.fits.structure import BLOCK_SIZE, HduLayout, describe_hdu, first_values
@@ -39,6 +40,7 @@ _CARDS_PER_BLOCK = BLOCK_SIZE // CARD_LENGTH
 _KEYWORD_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
 _PRINTABLE = bytes(range(0x20, 0x7F))
 _XTENSION = b"XTENSION"
+_NOT_PRINTABLE = -2
 
 
 class _TrailingBytes(Exception):
@@ -252,11 +254,11 @@ def _read_header(
                 details={"hdu": index, "offset": source.position},
             )
         blocks.append(block)
-        if (end := _end_card_index(block)) >= 0:
+        if (end := _scan_block(block)) >= 0:
             return b"".join(blocks), (len(blocks) - 1) * _CARDS_PER_BLOCK + end
         if len(blocks) * _CARDS_PER_BLOCK > budget:
             raise _too_many_cards(index, max_cards)
-        if _looks_binary(block):
+        if end == _NOT_PRINTABLE and _looks_binary(block):
             raise MalformedHeader(
                 f"HDU {index}: no END card before non-header bytes at offset "
                 f"{source.position - BLOCK_SIZE}",
@@ -269,6 +271,21 @@ def _too_many_cards(index: int, max_cards: int) -> LimitExceeded:
         f"HDU {index}: the headers hold more than max_header_cards ({max_cards}) cards",
         details={"limit": "max_header_cards", "value": max_cards, "hdu": index},
     )
+
+
+def scan_block_python(block: bytes) -> int:
+    """The index of ``block``'s END card; else -1 if ``block`` is printable
+    ASCII, -2 if not (then :func:`_looks_binary` decides)."""
+    end = _end_card_index(block)
+    if end < 0 and block.translate(None, _PRINTABLE):
+        return _NOT_PRINTABLE
+    return end
+
+
+#: :func:`scan_block_python`, or its compiled twin: once per header block, so
+#: for a thousand-card header 35 times (bytes.find of "END" and the printable
+#: check cost ~4 µs a block in Python, ~0.1 µs in C).
+_scan_block: Callable[[bytes], int] = scan_block_python if native is None else native.scan_block
 
 
 def _end_card_index(data: bytes) -> int:

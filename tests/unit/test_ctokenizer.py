@@ -1,10 +1,12 @@
-"""The C tokenizer gives exactly what the Python one gives, and is a good citizen.
+"""The compiled helpers give exactly what their Python twins give.
 
 ``tests/unit/test_cards_property.py`` compares both tokenizers with astropy;
 this compares them with each other — every card, value type, comment, raw
 image and warning — on generated headers, on every sample kind and on every
 header of astropy's own test files, and checks the extension's contract:
-argument checking, the pieces it declines, no leaked references.
+argument checking, the pieces it declines, no leaked references. The
+reader's helpers (``scan_block``, ``first_values``) are compared with their
+twins in ``reader.py`` and ``structure.py`` too.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from hypothesis import strategies as st
 
 from pipeline.fits.card import Card
 from pipeline.fits.cards import TOKENIZERS, parse_cards
+from pipeline.fits.reader import scan_block_python
+from pipeline.fits.structure import first_values_python
 from pipeline.samples import SampleKind, rng_for, write_sample
 from tests.unit.test_cards_property import EDGE_VALUES, card_groups
 
@@ -254,3 +258,92 @@ def _end_card(data: bytes, offset: int) -> int:
             return (position - offset) // 80
         position = data.find(b"END", position + 1)
     return -1
+
+
+# --- the reader's helpers: scan_block and first_values ----------------------
+
+BLOCK_CARDS = st.sampled_from(
+    [
+        "END",
+        "END     ",
+        "END     junk after END",
+        "ENDX    = 1",
+        "END-    = 1",
+        "END_    = 1",
+        "ENDING  = 'not the end'",
+        " END    ",
+        "COMMENT END of something",
+        "SIMPLE  =                    T",
+        "\0" * 80,
+        "\x7f",
+        "END\0",
+        "ÉND",
+    ]
+)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.lists(BLOCK_CARDS, min_size=1, max_size=36), st.integers(0, 79))
+def test_scan_block_finds_what_the_python_scan_finds(cards: list[str], cut: int) -> None:
+    block = b"".join(_card(card) for card in cards)
+    assert _ctokenizer.scan_block(block) == scan_block_python(block)
+    # A block cut inside a card (the reader only passes whole blocks; the
+    # helpers agree on any bytes).
+    ragged = block[: len(block) - cut]
+    assert _ctokenizer.scan_block(ragged) == scan_block_python(ragged)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.binary(max_size=200), st.sampled_from([b"", b" " * 80, b"\x7e" * 17, b"\x20" * 9]))
+def test_scan_block_tells_printable_bytes_as_python_does(raw: bytes, padding: bytes) -> None:
+    """Any bytes, any length: the word-at-a-time check is the byte-at-a-time one."""
+    for block in (raw, padding + raw, raw + padding):
+        assert _ctokenizer.scan_block(block) == scan_block_python(block)
+
+
+def test_scan_block_refuses_what_is_not_bytes() -> None:
+    with pytest.raises(TypeError):
+        _ctokenizer.scan_block("END")  # type: ignore[arg-type]
+
+
+@settings(max_examples=1000, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["A", "B", "C", "", "COMMENT", "HISTORY"]), st.integers()),
+        max_size=30,
+    )
+)
+def test_first_values_is_the_python_keyword_map(pairs: list[tuple[str, int]]) -> None:
+    cards = [Card(keyword, value, "") for keyword, value in pairs]
+    for container in (cards, tuple(cards)):
+        ours, reference = _ctokenizer.first_values(container), first_values_python(container)
+        assert ours == reference
+        assert list(ours) == list(reference)  # the same key order too
+
+
+def test_first_values_refuses_what_is_not_cards() -> None:
+    with pytest.raises(TypeError):
+        _ctokenizer.first_values([("A", 1), "not a card"])  # type: ignore[list-item]
+    with pytest.raises(TypeError):
+        _ctokenizer.first_values([("A",)])  # type: ignore[list-item]
+    with pytest.raises(TypeError):
+        _ctokenizer.first_values(5)  # type: ignore[arg-type]
+
+
+def test_first_values_survives_a_list_changed_under_it() -> None:
+    """A key whose __eq__ empties the list being read: no crash, no stale read."""
+    cards: list[Any] = []
+
+    class Meddling(str):
+        def __hash__(self) -> int:
+            return hash("K")
+
+        def __eq__(self, other: object) -> bool:
+            cards.clear()
+            return str.__eq__(self, other)
+
+    # Read last first: the meddling key goes in, the next card's look-up
+    # calls its __eq__, and the list is empty when the first card is due.
+    cards.extend([("K", 1), ("K", 2), (Meddling("K"), 3)])
+    values = _ctokenizer.first_values(cards)
+    assert cards == [] and len(values) == 1 and list(values.values()) == [2]

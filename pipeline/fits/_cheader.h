@@ -1,0 +1,24 @@
+/*
+ * What the two sources of pipeline.fits._ctokenizer share:
+ * _ctokenizer.c (cards into Card tuples, and the module) and _cheader.c
+ * (the reader's per-block and per-header helpers).
+ */
+#ifndef FITSFLOW_CHEADER_H
+#define FITSFLOW_CHEADER_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#define CARD 80 /* bytes per card */
+
+/* Every byte of data[0:n] in 0x20..0x7E. */
+int fitsflow_all_printable(const unsigned char *data, Py_ssize_t n);
+
+/* The module's functions defined in _cheader.c. */
+PyObject *fitsflow_scan_block(PyObject *module, PyObject *block);
+PyObject *fitsflow_first_values(PyObject *module, PyObject *cards);
+
+extern const char fitsflow_scan_block_doc[];
+extern const char fitsflow_first_values_doc[];
+
+#endif
