@@ -34,7 +34,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 test: lint typecheck
-	$(BIN)/python -m pytest -p no:cacheprovider --cov --cov-report=term
+	$(BIN)/python -m pytest -p no:cacheprovider --cov --cov-report=term --durations=15
 
 clean:
 	rm -rf $(VENV) inbox sample-data fitsflow.db fitsflow.db-wal fitsflow.db-shm .coverage .coverage.*
