@@ -104,15 +104,24 @@ class Admission:
         return [message.job_id for message in messages]
 
     async def _commit_new(self, tx: Connection, files: Sequence[FileState]) -> list[IngestMessage]:
-        now = utc_now()
-        messages: list[IngestMessage] = []
-        for seen in files:
-            if await products.find_unchanged(tx, seen.path, seen.size, seen.mtime_ns) is not None:
-                continue
-            if await jobs.pending_for_file(tx, seen.path, seen.size, seen.mtime_ns) is not None:
-                continue
-            new_job = NewJob(seen.path, seen.size, seen.mtime_ns, self.source, self.batch_id)
-            job_id = await jobs.insert_job(tx, new_job, now)
+        # A handful of statements per batch, not per file: a burst arrives in
+        # batches of hundreds, and every round trip waits on the one writer.
+        latest = {seen.path: seen for seen in files}  # a path twice: its newest state
+        paths = list(latest)
+        recorded = await products.current_states(tx, paths)
+        pending = await jobs.pending_states(tx, paths)
+        new = [
+            seen
+            for seen in latest.values()
+            if recorded.get(seen.path) != (seen.size, seen.mtime_ns)
+            and (seen.path, seen.size, seen.mtime_ns) not in pending
+        ]
+        if not new:
+            return []
+        new_jobs = [NewJob(s.path, s.size, s.mtime_ns, self.source, self.batch_id) for s in new]
+        job_ids = await jobs.insert_jobs(tx, new_jobs, utc_now())
+        messages = []
+        for job_id, seen in zip(job_ids, new, strict=True):
             root = root_for(seen.path, self.roots)
             messages.append(
                 IngestMessage(
@@ -163,9 +172,7 @@ async def send_all(db: Database, sender: Sender, messages: Sequence[IngestMessag
     if sent:
 
         async def mark(tx: Connection) -> None:
-            now = utc_now()
-            for job_id, message_id in sent:
-                await jobs.mark_enqueued(tx, job_id, message_id, now)
+            await jobs.mark_enqueued_many(tx, sent, utc_now())
 
         await db.run_in_transaction(mark)
     return len(sent)

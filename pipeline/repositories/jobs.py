@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -10,6 +11,7 @@ from pipeline.db import Connection
 from pipeline.errors import FitsflowError
 from pipeline.jsonutil import dumps
 from pipeline.models import Job, JobAttempt, JobState, Outcome
+from pipeline.repositories.batching import chunks, in_list
 
 __all__ = [
     "JobFilter",
@@ -19,15 +21,18 @@ __all__ = [
     "finish_open_attempts",
     "get_job",
     "insert_job",
+    "insert_jobs",
     "jobs_for_path",
     "latest_for_path",
     "list_attempts",
     "list_jobs",
     "mark_enqueued",
+    "mark_enqueued_many",
     "mark_failed",
     "mark_retrying",
     "mark_succeeded",
     "pending_for_file",
+    "pending_states",
     "release_job",
     "release_orphans",
     "start_attempt",
@@ -262,6 +267,59 @@ async def pending_for_file(conn: Connection, path: str, size: int, mtime_ns: int
         SELECT_PENDING_FOR_FILE_SQL, {"path": path, "size": size, "mtime_ns": mtime_ns}
     )
     return int(value) if value is not None else None
+
+
+PENDING_STATES_SQL = (
+    "SELECT path, size, mtime_ns FROM jobs WHERE state IN ('queued', 'running', 'retrying')"
+    " AND path IN (" + in_list("p", [])[0] + ")"
+)
+
+
+async def pending_states(conn: Connection, paths: Sequence[str]) -> set[tuple[str, int, int]]:
+    """``(path, size, mtime_ns)`` of every unfinished job for any of ``paths``."""
+    found: set[tuple[str, int, int]] = set()
+    for part in chunks(paths):
+        _, params = in_list("p", part)
+        for row in await conn.fetch_all(PENDING_STATES_SQL, params):
+            if row["size"] is not None and row["mtime_ns"] is not None:
+                found.add((str(row["path"]), int(row["size"]), int(row["mtime_ns"])))
+    return found
+
+
+_INSERT_JOBS_PREFIX = (
+    "INSERT INTO jobs (path, size, mtime_ns, state, source, attempts, batch_id,"
+    " created_at, updated_at) VALUES "
+)
+_INSERT_JOBS_ROW = "(:path{n}, :size{n}, :mtime{n}, 'queued', :source, 0, :batch_id, :now, :now)"
+
+
+async def insert_jobs(conn: Connection, new_jobs: Sequence[NewJob], now: datetime) -> list[int]:
+    """Insert ``queued`` jobs in multi-row statements; their ids, in order.
+
+    Ids are matched back by path, so ``new_jobs`` must not repeat a path.
+    """
+    ids: list[int] = []
+    for part in chunks(new_jobs, 100):
+        values = ", ".join(_INSERT_JOBS_ROW.format(n=n) for n in range(len(part)))
+        sql = _INSERT_JOBS_PREFIX + values + " RETURNING id, path"
+        params: dict[str, Any] = {
+            "now": now,
+            "source": part[0].source,
+            "batch_id": part[0].batch_id,
+        }
+        for n, job in enumerate(part):
+            params.update({f"path{n}": job.path, f"size{n}": job.size, f"mtime{n}": job.mtime_ns})
+        by_path = {str(r["path"]): int(r["id"]) for r in await conn.fetch_all(sql, params)}
+        ids.extend(by_path[job.path] for job in part)
+    return ids
+
+
+async def mark_enqueued_many(
+    conn: Connection, sent: Sequence[tuple[int, str]], now: datetime
+) -> None:
+    """Record the message id of every ``(job_id, message_id)`` in one statement."""
+    rows = [{"id": job_id, "message_id": message_id, "now": now} for job_id, message_id in sent]
+    await conn.execute_many(MARK_ENQUEUED_SQL, rows)
 
 
 async def mark_enqueued(conn: Connection, job_id: int, message_id: str, now: datetime) -> None:

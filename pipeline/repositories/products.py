@@ -10,6 +10,7 @@ from typing import Any
 from pipeline.db import Connection
 from pipeline.jsonutil import dumps
 from pipeline.models import HduRecord, Product
+from pipeline.repositories.batching import chunks, in_list
 from pipeline.search.sky import SKY_BOX_COLUMNS, sky_box_columns
 
 __all__ = [
@@ -17,6 +18,7 @@ __all__ = [
     "NewProduct",
     "count_products",
     "current_at_path",
+    "current_states",
     "find_by_sha256",
     "find_unchanged",
     "get_product",
@@ -148,6 +150,22 @@ async def find_unchanged(conn: Connection, path: str, size: int, mtime_ns: int) 
         SELECT_UNCHANGED_SQL, {"path": path, "size": size, "mtime_ns": mtime_ns}
     )
     return int(value) if value is not None else None
+
+
+CURRENT_STATES_SQL = (
+    "SELECT path, size, mtime_ns FROM products WHERE is_current"
+    " AND path IN (" + in_list("p", [])[0] + ")"
+)
+
+
+async def current_states(conn: Connection, paths: Sequence[str]) -> dict[str, tuple[int, int]]:
+    """``path → (size, mtime_ns)`` of the current product at each of ``paths`` that has one."""
+    found: dict[str, tuple[int, int]] = {}
+    for part in chunks(paths):
+        _, params = in_list("p", part)
+        for row in await conn.fetch_all(CURRENT_STATES_SQL, params):
+            found[str(row["path"])] = (int(row["size"]), int(row["mtime_ns"]))
+    return found
 
 
 async def insert_product(conn: Connection, product: NewProduct, now: datetime) -> int:

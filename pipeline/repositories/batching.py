@@ -1,0 +1,35 @@
+"""Statements over many rows at once, written once for both databases.
+
+A list of values becomes ``:p0, :p1, …`` placeholders in chunks of a fixed
+size, padded with NULLs (``x IN (…, NULL)`` never matches the padding), so a
+statement compiles to the same text — and the same prepared statement —
+whatever the number of values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any, TypeVar
+
+__all__ = ["CHUNK", "chunks", "in_list"]
+
+#: Values per ``IN (…)`` list: big enough to amortise a round trip, small
+#: enough for SQLite's variable limit with room to spare.
+CHUNK = 200
+
+T = TypeVar("T")
+
+
+def chunks(values: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
+    """``values`` in consecutive slices of at most ``size``."""
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def in_list(name: str, values: Sequence[Any], size: int = CHUNK) -> tuple[str, dict[str, Any]]:
+    """``(":name0, …", params)`` for at most ``size`` values, padded to ``size``."""
+    if len(values) > size:
+        raise ValueError(f"{len(values)} values do not fit one list of {size}")
+    padded = [*values, *([None] * (size - len(values)))]
+    params = {f"{name}{index}": value for index, value in enumerate(padded)}
+    return ", ".join(f":{key}" for key in params), params
