@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from pipeline.extract.frames import Frame
 
@@ -49,8 +50,7 @@ class Sip:
     b: Mapping[tuple[int, int], float]
 
 
-@dataclass(frozen=True, slots=True)
-class CelestialWcs:
+class CelestialWcs(NamedTuple):
     """A celestial WCS over two pixel axes of an image.
 
     Axis indices are 0-based; for a cube they pick the two celestial axes,
@@ -59,6 +59,9 @@ class CelestialWcs:
     (degrees per pixel) restricted to those axes, rows (lng, lat), columns
     (lng pixel axis, lat pixel axis).
     """
+
+    # A NamedTuple, not a frozen dataclass: built for every footprint, and a
+    # frozen dataclass's __init__ costs three times as much.
 
     lng_axis: int
     lat_axis: int

@@ -12,11 +12,11 @@ default in astropy) turn them into NaN.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from pipeline.extract.celestial import InvalidWcs, NeedsAstropy, OutsideProjection
 
-__all__ = ["NATIVE_PROJECTIONS", "check_parameters", "deproject", "fiducial"]
+__all__ = ["NATIVE_PROJECTIONS", "check_parameters", "deproject", "deproject_all", "fiducial"]
 
 ZENITHAL = frozenset({"TAN", "SIN", "ARC", "ZEA", "STG"})
 NATIVE_PROJECTIONS = ZENITHAL | {"CAR", "CEA", "MER", "SFL", "AIT"}
@@ -42,6 +42,22 @@ def check_parameters(projection: str, parameters: Mapping[int, float]) -> None:
             raise InvalidWcs("CEA needs 0 < PV2_1 <= 1")
     elif parameters:
         raise NeedsAstropy(f"{projection} with parameters {sorted(parameters)}")
+
+
+def deproject_all(
+    projection: str, points: Iterable[tuple[float, float]], parameters: Mapping[int, float]
+) -> list[tuple[float, float]]:
+    """:func:`deproject` of each point, TAN (nearly every image) inline."""
+    if projection != "TAN":
+        return [deproject(projection, x, y, parameters) for x, y in points]
+    natives = []
+    for x, y in points:
+        radius = math.hypot(x, y)
+        phi = math.degrees(math.atan2(x, -y)) if radius else 0.0
+        # θ = atan2(R0, R) is in (0°, 90°] and φ in [-180°, 180°]: TAN maps
+        # every point, and _checked would return them unchanged.
+        natives.append((phi, math.degrees(math.atan2(_R0, radius))))
+    return natives
 
 
 def deproject(

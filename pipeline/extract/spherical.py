@@ -12,7 +12,8 @@ reference point, the celestial pole at the native pole — are handled alike.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Iterable
+from typing import NamedTuple
 
 from pipeline.extract.celestial import InvalidWcs
 
@@ -22,9 +23,11 @@ _TOLERANCE = 1e-10
 _DEFAULT_LATPOLE = 90.0
 
 
-@dataclass(frozen=True, slots=True)
-class Rotation:
+class Rotation(NamedTuple):
     """Euler angles of the rotation: the pole (αp, δp) and φp, pre-computed."""
+
+    # A NamedTuple, not a frozen dataclass: built for every footprint, and a
+    # frozen dataclass's __init__ costs three times as much.
 
     alpha_p: float
     phi_p: float
@@ -54,19 +57,27 @@ def rotation_for(
     return Rotation(alpha_p, phi_p, math.sin(radians), math.cos(radians))
 
 
-def native_to_celestial(rotation: Rotation, phi: float, theta: float) -> tuple[float, float]:
-    """Celestial (α, δ) in degrees, α in [0, 360), of native (φ, θ)."""
-    d_phi = math.radians(phi - rotation.phi_p)
-    theta_r = math.radians(theta)
-    sin_t, cos_t = math.sin(theta_r), math.cos(theta_r)
+def native_to_celestial(
+    rotation: Rotation, natives: Iterable[tuple[float, float]]
+) -> list[tuple[float, float]]:
+    """Celestial (α, δ) in degrees, α in [0, 360), of each native (φ, θ)."""
+    # One loop over the points with the rotation in locals: a footprint is
+    # five points, and a call per point cost as much as its arithmetic.
+    alpha_p, phi_p = rotation.alpha_p, rotation.phi_p
     sin_p, cos_p = rotation.sin_delta_p, rotation.cos_delta_p
-    x = sin_t * cos_p - cos_t * sin_p * math.cos(d_phi)
-    y = -cos_t * math.sin(d_phi)
-    z = sin_t * sin_p + cos_t * cos_p * math.cos(d_phi)
-    alpha = (rotation.alpha_p + math.degrees(math.atan2(y, x))) % 360.0
-    # atan2 rather than asin keeps full precision next to the poles.
-    delta = math.degrees(math.atan2(z, math.hypot(x, y)))
-    return alpha, delta
+    radians, degrees, sin, cos, atan2 = math.radians, math.degrees, math.sin, math.cos, math.atan2
+    celestial = []
+    for phi, theta in natives:
+        d_phi = radians(phi - phi_p)
+        theta_r = radians(theta)
+        sin_t, cos_t, cos_d = sin(theta_r), cos(theta_r), cos(d_phi)
+        x = sin_t * cos_p - cos_t * sin_p * cos_d
+        y = -cos_t * sin(d_phi)
+        z = sin_t * sin_p + cos_t * cos_p * cos_d
+        alpha = (alpha_p + degrees(atan2(y, x))) % 360.0
+        # atan2 rather than asin keeps full precision next to the poles.
+        celestial.append((alpha, degrees(atan2(z, math.hypot(x, y)))))
+    return celestial
 
 
 def _pole_latitude(

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from pipeline.extract.celestial import CelestialWcs, Sip
-from pipeline.extract.projections import deproject, fiducial
+from pipeline.extract.projections import deproject_all, fiducial
 from pipeline.extract.spherical import native_to_celestial, rotation_for
 
 __all__ = ["centre_pixel", "corner_pixels", "pixels_to_sky"]
@@ -48,14 +48,13 @@ def pixels_to_sky(
     (a, b), (c, d) = wcs.matrix
     crpix_lng, crpix_lat = wcs.crpix
     swapped = wcs.lng_axis > wcs.lat_axis
-    sky = []
+    intermediate = []
     for lng_pixel, lat_pixel in pixels:
         u, v = lng_pixel - crpix_lng, lat_pixel - crpix_lat
         if wcs.sip is not None:
             u, v = _distort(wcs.sip, v, u)[::-1] if swapped else _distort(wcs.sip, u, v)
-        phi, theta = deproject(wcs.projection, a * u + b * v, c * u + d * v, wcs.pv)
-        sky.append(native_to_celestial(rotation, phi, theta))
-    return sky
+        intermediate.append((a * u + b * v, c * u + d * v))
+    return native_to_celestial(rotation, deproject_all(wcs.projection, intermediate, wcs.pv))
 
 
 def _distort(sip: Sip, u: float, v: float) -> tuple[float, float]:

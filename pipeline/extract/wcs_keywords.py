@@ -26,7 +26,8 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from functools import cache
+from functools import cache, lru_cache
+from typing import NamedTuple
 
 from pipeline.extract.celestial import (
     CelestialWcs,
@@ -52,6 +53,20 @@ _PROBED_AXES = 4
 _PV_COUNT = 40
 # Matrix keywords, either spelling: PCi_j / PC00i00j, CDi_j / CD00i00j.
 _MATRIX_KEYWORD = re.compile(r"(PC|CD)(\d{1,3}_\d{1,3}|\d{6})\Z")
+# Distinct CTYPE combinations are few (most headers say RA---TAN, DEC--TAN):
+# what they mean is worked out once per combination.
+_CTYPE_COMBINATIONS = 1024
+
+
+class _AxisKeywords(NamedTuple):
+    """The keyword names of one (0-based) axis, built once per axis."""
+
+    ctype: str
+    cunit: str
+    crpix: str
+    crval: str
+    cdelt: str
+    crota: str
 
 
 def read_celestial_wcs(
@@ -72,18 +87,19 @@ def read_celestial_wcs(
     lng, lat, coord, projection = axes
     if "PLTRAH" in values:
         raise NeedsAstropy("DSS plate solution")
-    for axis in (lng, lat):
-        unit = values.get(f"CUNIT{axis + 1}", "")
+    lng_names, lat_names = _axis_keywords(lng), _axis_keywords(lat)
+    for names in (lng_names, lat_names):
+        unit = values.get(names.cunit, "")
         if not isinstance(unit, str) or unit.strip().lower() not in _DEGREES:
-            raise NeedsAstropy(f"CUNIT{axis + 1} = {unit!r} is not degrees")
+            raise NeedsAstropy(f"{names.cunit} = {unit!r} is not degrees")
     pv = _projection_parameters(values, lng, lat, projection)
     return CelestialWcs(
         lng_axis=lng,
         lat_axis=lat,
         projection=_READ_AS.get(projection, projection),
-        crpix=(_real(values, f"CRPIX{lng + 1}", 0.0), _real(values, f"CRPIX{lat + 1}", 0.0)),
+        crpix=(_real(values, lng_names.crpix, 0.0), _real(values, lat_names.crpix, 0.0)),
         matrix=_matrix(values, lng, lat, count),
-        crval=(_real(values, f"CRVAL{lng + 1}", 0.0), _real(values, f"CRVAL{lat + 1}", 0.0)),
+        crval=(_real(values, lng_names.crval, 0.0), _real(values, lat_names.crval, 0.0)),
         lonpole=_optional_real(values, "LONPOLE"),
         latpole=_optional_real(values, "LATPOLE"),
         pv=pv,
@@ -93,13 +109,33 @@ def read_celestial_wcs(
     )
 
 
+@cache
+def _axis_keywords(axis: int) -> _AxisKeywords:
+    number = axis + 1
+    return _AxisKeywords(*(f"{name.upper()}{number}" for name in _AxisKeywords._fields))
+
+
+@cache
+def _ctype_names(count: int) -> tuple[str, ...]:
+    return tuple(_axis_keywords(axis).ctype for axis in range(count))
+
+
 def _celestial_axes(
     values: Mapping[str, CardValue], count: int
 ) -> tuple[int, int, str, str] | None:
     """(lng axis, lat axis, lng coordinate, projection), or None if not celestial."""
+    return _celestial_axes_of(tuple(map(values.get, _ctype_names(count))))
+
+
+@lru_cache(maxsize=_CTYPE_COMBINATIONS)
+def _celestial_axes_of(ctypes: tuple[CardValue, ...]) -> tuple[int, int, str, str] | None:
+    """:func:`_celestial_axes` of the CTYPEi values (a function of them only).
+
+    Values equal as cache keys (``1``, ``1.0``, ``True``) are never strings,
+    and whatever is not a string is passed over alike.
+    """
     found: dict[str, tuple[int, str]] = {}
-    for axis in range(count):
-        ctype = values.get(f"CTYPE{axis + 1}")
+    for axis, ctype in enumerate(ctypes):
         if isinstance(ctype, str) and (match := _CTYPE.match(ctype.strip())) is not None:
             found.setdefault(match["coord"], (axis, ctype.strip()))
     for lng_coord, (lng, lng_ctype) in found.items():
@@ -167,15 +203,15 @@ def _pv_names(axis: int) -> frozenset[str]:
 
 def _matrix(values: Mapping[str, CardValue], lng: int, lat: int, count: int) -> Matrix2:
     """The CD-equivalent over (lng, lat); WCSLIB's precedence PC > CD > CROTA."""
-    d_lng = _real(values, f"CDELT{lng + 1}", 1.0)
-    d_lat = _real(values, f"CDELT{lat + 1}", 1.0)
+    d_lng = _real(values, _axis_keywords(lng).cdelt, 1.0)
+    d_lat = _real(values, _axis_keywords(lat).cdelt, 1.0)
     if _present(values, "PC", count):
         pc = _elements(values, "PC", lng, lat, diagonal=1.0)
         a, b, c, d = d_lng * pc[0], d_lng * pc[1], d_lat * pc[2], d_lat * pc[3]
     elif _present(values, "CD", count):
         a, b, c, d = _elements(values, "CD", lng, lat, diagonal=0.0)
     else:
-        rho = math.radians(_real(values, f"CROTA{lat + 1}", 0.0))
+        rho = math.radians(_real(values, _axis_keywords(lat).crota, 0.0))
         cos, sin = math.cos(rho), math.sin(rho)
         a, b, c, d = d_lng * cos, -d_lat * sin, d_lng * sin, d_lat * cos
     if a * d - b * c == 0.0:
@@ -187,12 +223,23 @@ def _elements(
     values: Mapping[str, CardValue], prefix: str, lng: int, lat: int, diagonal: float
 ) -> tuple[float, float, float, float]:
     """(lng,lng), (lng,lat), (lat,lng), (lat,lat) of PC or CD, with defaults."""
-    found = [
-        _element(values, prefix, i, j) for i, j in ((lng, lng), (lng, lat), (lat, lng), (lat, lat))
-    ]
-    defaults = (diagonal, 0.0, 0.0, diagonal)
-    a, b, c, d = (default if v is None else v for v, default in zip(found, defaults, strict=True))
+    found = []
+    for (modern, old), default in zip(
+        _square_names(prefix, lng, lat), (diagonal, 0.0, 0.0, diagonal), strict=True
+    ):
+        value = _optional_real(values, modern)
+        if value is None:
+            value = _optional_real(values, old)
+        found.append(default if value is None else value)
+    a, b, c, d = found
     return a, b, c, d
+
+
+@cache
+def _square_names(prefix: str, lng: int, lat: int) -> tuple[tuple[str, str], ...]:
+    """Both spellings of the four elements :func:`_elements` reads (built once)."""
+    pairs = ((lng, lng), (lng, lat), (lat, lng), (lat, lat))
+    return tuple(_element_names(prefix, i, j) for i, j in pairs)
 
 
 def _present(values: Mapping[str, CardValue], prefix: str, count: int) -> bool:
@@ -217,12 +264,6 @@ def _matrix_names(prefix: str, count: int) -> frozenset[str]:
 def _element_names(prefix: str, i: int, j: int) -> tuple[str, str]:
     """``PCi_j`` and the older ``PC00i00j``, for 0-based axes (built once)."""
     return f"{prefix}{i + 1}_{j + 1}", f"{prefix}{i + 1:03d}{j + 1:03d}"
-
-
-def _element(values: Mapping[str, CardValue], prefix: str, i: int, j: int) -> float | None:
-    modern, old = _element_names(prefix, i, j)
-    value = _optional_real(values, modern)
-    return _optional_real(values, old) if value is None else value
 
 
 def _sip(values: Mapping[str, CardValue], lng: int, lat: int) -> Sip | None:
@@ -255,6 +296,8 @@ def _optional_real(values: Mapping[str, CardValue], keyword: str) -> float | Non
     value = values.get(keyword)
     if value is None:
         return None
+    if type(value) is float and math.isfinite(value):  # the usual case, first
+        return value
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise InvalidWcs(f"{keyword} = {value!r} is not a finite number")
     return float(value)

@@ -2,8 +2,8 @@
  * The reader's helpers around the tokenizer, for pipeline/fits/reader.py and
  * structure.py (whose Python versions stay as the fallback and reference):
  *
- *   scan_block(block)    where a header block's END card is, and whether
- *                        the block is printable text
+ *   scan_blocks(data)    where the END card of a run of header blocks
+ *                        is, and whether the blocks before it are text
  *   first_values(cards)  the keyword map of a header
  *
  * Both run once per block or per header, card after card: in Python the
@@ -13,36 +13,27 @@
 
 #include "_cheader.h"
 
-#include <stdint.h>
 #include <string.h>
 
-#define NOT_PRINTABLE (-2)
 #define NO_END (-1)
+#define BLOCK 2880 /* bytes per FITS block */
 
-/* Eight bytes at a time ("SIMD within a register"): a byte below 0x20 sets
- * its top bit in (w - 0x20..) & ~w; one above 0x7E sets it in
- * (w + 0x01..) | w. A header of 1,250 cards is 100 kB: byte by byte that
- * is ~35 µs, unless the compiler vectorises the loop (it does at -O3, not
- * at -O2); this way it is a few µs at any optimisation level. */
-#define ONES 0x0101010101010101u
-#define HIGH_BITS 0x8080808080808080u
-
-static int
-printable_word(uint64_t word)
-{
-    uint64_t below = (word - ONES * 0x20) & ~word;
-    uint64_t above = (word + ONES * 0x01) | word;
-    return ((below | above) & HIGH_BITS) == 0;
-}
+/* Sixty-four bytes are tested together, without a branch per byte: the
+ * compiler turns the inner loop into vector code at -O2 and -O3 alike
+ * (about 4 µs for the 100 kB of a 1,250-card header; bytes.translate, the
+ * Python way, took 50 µs). */
+#define CHUNK 64
 
 int
 fitsflow_all_printable(const unsigned char *data, Py_ssize_t n)
 {
     Py_ssize_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        uint64_t word;
-        memcpy(&word, data + i, 8);
-        if (!printable_word(word)) {
+    for (; i + CHUNK <= n; i += CHUNK) {
+        unsigned char bad = 0;
+        for (int k = 0; k < CHUNK; k++) {
+            bad |= (unsigned char)(data[i + k] - 0x20) > 0x5E;
+        }
+        if (bad) {
             return 0;
         }
     }
@@ -73,26 +64,35 @@ end_card_index(const unsigned char *data, Py_ssize_t n)
     return NO_END;
 }
 
-const char fitsflow_scan_block_doc[] =
-    "scan_block(block, /)\n--\n\n"
-    "The index of block's END card (bytes, whole cards); else -1 when every\n"
-    "byte of block is printable ASCII, -2 when one is not.";
+const char fitsflow_scan_blocks_doc[] =
+    "scan_blocks(data, /)\n--\n\n"
+    "(end, printable) for data, whole 2880-byte blocks (bytes or a buffer):\n"
+    "the index of its END card (the first block holding one decides), or -1;\n"
+    "whether every block before that one (every block, without END) is\n"
+    "printable ASCII.";
 
 PyObject *
-fitsflow_scan_block(PyObject *module, PyObject *block)
+fitsflow_scan_blocks(PyObject *module, PyObject *data)
 {
     (void)module;
-    if (!PyBytes_Check(block)) {
-        return PyErr_Format(PyExc_TypeError, "block must be bytes, not %s",
-                            Py_TYPE(block)->tp_name);
+    Py_buffer view;
+    if (PyObject_GetBuffer(data, &view, PyBUF_SIMPLE) < 0) {
+        return NULL;
     }
-    const unsigned char *data = (const unsigned char *)PyBytes_AS_STRING(block);
-    Py_ssize_t n = PyBytes_GET_SIZE(block);
-    Py_ssize_t end = end_card_index(data, n);
-    if (end == NO_END && !fitsflow_all_printable(data, n)) {
-        end = NOT_PRINTABLE;
+    const unsigned char *bytes = view.buf;
+    Py_ssize_t end = NO_END;
+    int printable = 1;
+    for (Py_ssize_t at = 0; at < view.len; at += BLOCK) {
+        Py_ssize_t size = view.len - at < BLOCK ? view.len - at : BLOCK;
+        Py_ssize_t found = end_card_index(bytes + at, size);
+        if (found >= 0) {
+            end = at / CARD + found;
+            break;
+        }
+        printable = printable && fitsflow_all_printable(bytes + at, size);
     }
-    return PyLong_FromSsize_t(end);
+    PyBuffer_Release(&view);
+    return Py_BuildValue("(nO)", end, printable ? Py_True : Py_False);
 }
 
 /* cards[i][0] → cards[i][1] into values; card is a tuple (checked). */

@@ -15,10 +15,10 @@
 int fitsflow_all_printable(const unsigned char *data, Py_ssize_t n);
 
 /* The module's functions defined in _cheader.c. */
-PyObject *fitsflow_scan_block(PyObject *module, PyObject *block);
+PyObject *fitsflow_scan_blocks(PyObject *module, PyObject *data);
 PyObject *fitsflow_first_values(PyObject *module, PyObject *cards);
 
-extern const char fitsflow_scan_block_doc[];
+extern const char fitsflow_scan_blocks_doc[];
 extern const char fitsflow_first_values_doc[];
 
 #endif

@@ -61,10 +61,18 @@ span(const char *p, Py_ssize_t n)
 /* ---- spans: the str methods the Python tokenizer uses, on bytes ---------- */
 
 /* Only the space is whitespace here: headers reaching this code hold
- * printable ASCII only, and that is the one whitespace character in it. */
+ * printable ASCII only, and that is the one whitespace character in it.
+ * Cards are padded with runs of spaces (right-justified values, text before
+ * column 80), so runs are skipped eight bytes at a time. */
+static const char EIGHT_SPACES[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+
 static Span
 lstrip(Span s)
 {
+    while (s.n >= 8 && memcmp(s.p, EIGHT_SPACES, 8) == 0) {
+        s.p += 8;
+        s.n -= 8;
+    }
     while (s.n > 0 && s.p[0] == ' ') {
         s.p++;
         s.n--;
@@ -75,6 +83,9 @@ lstrip(Span s)
 static Span
 rstrip(Span s)
 {
+    while (s.n >= 8 && memcmp(s.p + s.n - 8, EIGHT_SPACES, 8) == 0) {
+        s.n -= 8;
+    }
     while (s.n > 0 && s.p[s.n - 1] == ' ') {
         s.n--;
     }
@@ -153,42 +164,64 @@ new_text(Span s)
  * without the cache). Keywords have a table of their own, so that varied
  * comments and values never evict them.
  */
-#define CACHE_SLOTS 4096     /* a power of two */
+#define CACHE_SLOTS 8192     /* a power of two */
 #define MAX_CACHED_VALUE 18  /* longer string values are seldom repeated */
 static PyObject *keyword_cache[CACHE_SLOTS];
 static PyObject *text_cache[CACHE_SLOTS];
 
 /* A multiplicative hash over 8-byte words: HIERARCH keywords and comments
- * run to 30 bytes and more; byte-at-a-time hashing showed in the profile. */
+ * run to 30 bytes and more; byte-at-a-time hashing showed in the profile.
+ * The last word is the span's last eight bytes (overlapping the one before
+ * it), so that nothing is read outside the span; a span shorter than eight
+ * bytes is gathered byte by byte. */
 static size_t
 cache_index(Span s)
 {
     uint64_t hash = (uint64_t)s.n * 0x9E3779B97F4A7C15u;
-    Py_ssize_t i = 0;
-    for (; i + 8 <= s.n; i += 8) {
-        uint64_t word;
-        memcpy(&word, s.p + i, 8);
-        hash = (hash ^ word) * 0xFF51AFD7ED558CCDu;
+    uint64_t word = 0;
+    if (s.n < 8) {
+        for (Py_ssize_t i = 0; i < s.n; i++) {
+            word = (word << 8) | (unsigned char)s.p[i];
+        }
     }
-    uint64_t tail = 0;
-    memcpy(&tail, s.p + i, (size_t)(s.n - i));
-    hash = (hash ^ tail) * 0xC4CEB9FE1A85EC53u;
+    else {
+        for (Py_ssize_t i = 0; i + 8 < s.n; i += 8) {
+            memcpy(&word, s.p + i, 8);
+            hash = (hash ^ word) * 0xFF51AFD7ED558CCDu;
+        }
+        memcpy(&word, s.p + s.n - 8, 8);
+    }
+    hash = (hash ^ word) * 0xC4CEB9FE1A85EC53u;
     return (size_t)(hash >> 32) & (CACHE_SLOTS - 1);
 }
 
-/* The str for s from table, made and remembered on a miss. */
+static int
+holds(PyObject *text, Span s)
+{
+    return text != NULL && PyUnicode_GET_LENGTH(text) == s.n &&
+           memcmp(PyUnicode_1BYTE_DATA(text), s.p, (size_t)s.n) == 0;
+}
+
+/* The str for s from table, made and remembered on a miss. Two-way: s may
+ * sit in its slot or the slot's twin (index ^ 1); a new str takes the
+ * first slot and moves its occupant to the twin, so two strings that hash
+ * alike both stay (a header's vocabulary runs to hundreds of keywords). */
 static PyObject *
 shared_text(PyObject **table, Span s)
 {
-    PyObject **slot = &table[cache_index(s)];
-    PyObject *hit = *slot;
-    if (hit != NULL && PyUnicode_GET_LENGTH(hit) == s.n &&
-        memcmp(PyUnicode_1BYTE_DATA(hit), s.p, (size_t)s.n) == 0) {
-        return Py_NewRef(hit);
+    size_t index = cache_index(s);
+    PyObject **first = &table[index];
+    PyObject **second = &table[index ^ 1];
+    if (holds(*first, s)) {
+        return Py_NewRef(*first);
+    }
+    if (holds(*second, s)) {
+        return Py_NewRef(*second);
     }
     PyObject *text = new_text(s);
     if (text != NULL) {
-        Py_XSETREF(*slot, Py_NewRef(text));
+        Py_XSETREF(*second, *first); /* the first slot's reference moves */
+        *first = Py_NewRef(text);
     }
     return text;
 }
@@ -756,7 +789,7 @@ tokenize(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 
 static PyMethodDef methods[] = {
     {"tokenize", (PyCFunction)(void (*)(void))tokenize, METH_FASTCALL, tokenize_doc},
-    {"scan_block", fitsflow_scan_block, METH_O, fitsflow_scan_block_doc},
+    {"scan_blocks", fitsflow_scan_blocks, METH_O, fitsflow_scan_blocks_doc},
     {"first_values", fitsflow_first_values, METH_O, fitsflow_first_values_doc},
     {NULL, NULL, 0, NULL},
 };

@@ -1,6 +1,7 @@
 """Reading every HDU header of a FITS file without loading its data.
 
-Headers are read block by block up to their END card; each HDU's data size
+Headers are read block by block up to their END card
+(:mod:`pipeline.fits.header_blocks`); each HDU's data size
 comes from its mandatory keywords and the data is passed over (hashed, and
 summed where CHECKSUM/DATASUM ask for it), never kept. A file shorter than its
 headers imply is ``TruncatedFits`` — astropy opens such files with a warning,
@@ -13,21 +14,21 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from pipeline.errors import (
     EmptyFile,
     FileNotComplete,
     LimitExceeded,
-    MalformedHeader,
     PermanentError,
     TruncatedFits,
 )
-from pipeline.fits.cards import CARD_LENGTH, parse_cards
+from pipeline.fits.card import CARD_LENGTH
+from pipeline.fits.cards import parse_cards
 from pipeline.fits.checksum import OnesComplementSum, checksum_verdict, sum32
+from pipeline.fits.header_blocks import TrailingBytes, read_header, too_many_cards
 from pipeline.fits.model import FitsFile, Hdu, ReadWarning
-from pipeline.fits.native import native
 from pipeline.fits.sniff import sniff
 from pipeline.fits.source import ByteSource, Deadline, GzipSource, PlainSource, RawChunks
 from pipeline.fits.structure import BLOCK_SIZE, HduLayout, describe_hdu, first_values
@@ -35,16 +36,6 @@ from pipeline.paths import open_regular, resolve_within
 from pipeline.settings import ReaderSettings
 
 __all__ = ["read_fits"]
-
-_CARDS_PER_BLOCK = BLOCK_SIZE // CARD_LENGTH
-_KEYWORD_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
-_PRINTABLE = bytes(range(0x20, 0x7F))
-_XTENSION = b"XTENSION"
-_NOT_PRINTABLE = -2
-
-
-class _TrailingBytes(Exception):
-    """Bytes after the last HDU that do not begin another extension."""
 
 
 def read_fits(
@@ -120,8 +111,8 @@ def _read_hdus(
     while True:
         header_offset = source.position
         try:
-            header = _read_header(source, len(hdus), card_budget, limits.max_header_cards)
-        except _TrailingBytes as trailing:
+            header = read_header(source, len(hdus), card_budget, limits.max_header_cards)
+        except TrailingBytes as trailing:
             extra = len(trailing.args[0]) + source.drain()
             notes.append(
                 ReadWarning(
@@ -134,7 +125,7 @@ def _read_hdus(
             break
         card_budget -= len(header[0]) // CARD_LENGTH
         if card_budget < 0:
-            raise _too_many_cards(len(hdus), limits.max_header_cards)
+            raise too_many_cards(len(hdus), limits.max_header_cards)
         if len(hdus) >= limits.max_hdus:
             raise LimitExceeded(
                 f"file has more than max_hdus ({limits.max_hdus}) HDUs",
@@ -156,7 +147,8 @@ def _read_hdu(
 ) -> Hdu:
     header, end_card = header_and_end
     cards, card_notes = parse_cards(header, end_card)
-    notes.extend(ReadWarning(note.code, note.message, index) for note in card_notes)
+    if card_notes:
+        notes.extend(ReadWarning(note.code, note.message, index) for note in card_notes)
     values = first_values(cards)
     layout = describe_hdu(values, index)
     data_offset = source.position
@@ -219,98 +211,6 @@ def _check_data_fits(
                 "hdu": index,
             },
         )
-
-
-def _read_header(
-    source: ByteSource, index: int, budget: int, max_cards: int
-) -> tuple[bytes, int] | None:
-    """The header blocks of HDU ``index`` up to and including END, and the
-    END card's index among them; None at EOF.
-
-    ``budget`` is how many more cards the file may hold (of ``max_cards``).
-    """
-    blocks: list[bytes] = []
-    while True:
-        block = source.read(BLOCK_SIZE)
-        if not blocks and index > 0:
-            if not block:
-                return None
-            # Whole blocks after the last HDU that do not start an extension
-            # are extra (astropy warns and ignores them too).
-            if len(block) == BLOCK_SIZE and not block.startswith(_XTENSION):
-                raise _TrailingBytes(block)
-            if len(block) < BLOCK_SIZE and not block.startswith(_XTENSION[: len(block)]):
-                # FITS files are whole blocks; like astropy, a ragged end is a cut.
-                raise TruncatedFits(
-                    f"{len(block)} bytes after the last HDU: the file is not a whole number "
-                    "of 2880-byte blocks (cut short, or damaged in transfer)",
-                    details={"hdu": index, "offset": source.position - len(block)},
-                )
-        if len(block) < BLOCK_SIZE:
-            # A partial block where a header starts means the file was cut.
-            raise TruncatedFits(
-                f"HDU {index}: header ends after {len(blocks) * BLOCK_SIZE + len(block)} bytes, "
-                "before its END card",
-                details={"hdu": index, "offset": source.position},
-            )
-        blocks.append(block)
-        if (end := _scan_block(block)) >= 0:
-            return b"".join(blocks), (len(blocks) - 1) * _CARDS_PER_BLOCK + end
-        if len(blocks) * _CARDS_PER_BLOCK > budget:
-            raise _too_many_cards(index, max_cards)
-        if end == _NOT_PRINTABLE and _looks_binary(block):
-            raise MalformedHeader(
-                f"HDU {index}: no END card before non-header bytes at offset "
-                f"{source.position - BLOCK_SIZE}",
-                details={"hdu": index, "offset": source.position - BLOCK_SIZE},
-            )
-
-
-def _too_many_cards(index: int, max_cards: int) -> LimitExceeded:
-    return LimitExceeded(
-        f"HDU {index}: the headers hold more than max_header_cards ({max_cards}) cards",
-        details={"limit": "max_header_cards", "value": max_cards, "hdu": index},
-    )
-
-
-def scan_block_python(block: bytes) -> int:
-    """The index of ``block``'s END card; else -1 if ``block`` is printable
-    ASCII, -2 if not (then :func:`_looks_binary` decides)."""
-    end = _end_card_index(block)
-    if end < 0 and block.translate(None, _PRINTABLE):
-        return _NOT_PRINTABLE
-    return end
-
-
-#: :func:`scan_block_python`, or its compiled twin: once per header block, so
-#: for a thousand-card header 35 times (bytes.find of "END" and the printable
-#: check cost ~4 µs a block in Python, ~0.1 µs in C).
-_scan_block: Callable[[bytes], int] = scan_block_python if native is None else native.scan_block
-
-
-def _end_card_index(data: bytes) -> int:
-    """Index of the END card among ``data``'s cards, or -1.
-
-    Like astropy, ``END`` followed by anything that cannot continue a keyword
-    — a space included — counts: ``END     junk`` has the keyword END, and an
-    END card with junk after it is still the end.
-    """
-    position = data.find(b"END")
-    while position >= 0:
-        if position % CARD_LENGTH == 0:
-            rest = data[position + 3 : position + CARD_LENGTH]
-            if not rest or rest[0] not in _KEYWORD_BYTES:
-                return position // CARD_LENGTH
-        position = data.find(b"END", position + 1)
-    return -1
-
-
-def _looks_binary(block: bytes) -> bool:
-    """Whether most keyword fields of ``block`` hold non-printable bytes."""
-    if not block.translate(None, _PRINTABLE):
-        return False  # the usual header block: checked in C, at once
-    fields = b"".join(block[i : i + 8] for i in range(0, BLOCK_SIZE, CARD_LENGTH))
-    return len(fields.translate(None, _PRINTABLE)) > len(fields) // 4
 
 
 def _check_announced_extensions(

@@ -115,6 +115,22 @@ class ByteSource:
         self.position += have
         return b"".join(parts)
 
+    def read_buffered(self, size: int) -> memoryview:
+        """Up to ``size`` bytes of those already held (none read, none inflated).
+
+        A view, not a copy; :meth:`unread` gives back the end of it.
+        """
+        start = self._offset
+        taken = min(size, len(self._pending) - start)
+        self._offset += taken
+        self.position += taken
+        return memoryview(self._pending)[start : start + taken]
+
+    def unread(self, size: int) -> None:
+        """Give back the last ``size`` bytes :meth:`read_buffered` returned."""
+        self._offset -= size
+        self.position -= size
+
     def skip(self, size: int, sink: Sink | None = None) -> int:
         """Pass over ``size`` bytes (giving them to ``sink``); returns how many."""
         skipped = 0

@@ -9,7 +9,8 @@ real image; both are recorded.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from functools import cache
+from typing import NamedTuple
 
 from pipeline.errors import MalformedHeader
 from pipeline.fits.cards import Card, CardValue
@@ -29,9 +30,11 @@ _BITPIX = frozenset({8, 16, 32, 64, -32, -64})
 _MAX_NAXIS = 999
 
 
-@dataclass(frozen=True, slots=True)
-class HduLayout:
+class HduLayout(NamedTuple):
     """The structural facts of one HDU, from its mandatory keywords."""
+
+    # A NamedTuple, not a frozen dataclass: built for every HDU, and a frozen
+    # dataclass's __init__ costs three times as much.
 
     kind: str
     bitpix: int
@@ -91,8 +94,8 @@ def describe_hdu(values: Mapping[str, CardValue], index: int) -> HduLayout:
             f"HDU {index}: NAXIS = {naxis_count} is outside 0..999",
             details={"hdu": index, "keyword": "NAXIS"},
         )
-    naxis = tuple(_integer(values, f"NAXIS{n}", index) for n in range(1, naxis_count + 1))
-    if any(length < 0 for length in naxis):
+    naxis = _integers(values, _axis_names("NAXIS", naxis_count), index)
+    if naxis and min(naxis) < 0:
         raise MalformedHeader(f"HDU {index}: negative axis length {naxis}", details={"hdu": index})
     if index == 0:
         kind = "primary"
@@ -135,7 +138,7 @@ def _compressed_image(
         raise MalformedHeader(
             f"HDU {index}: ZNAXIS = {count} is outside 0..999", details={"hdu": index}
         )
-    image_naxis = tuple(_integer(values, f"ZNAXIS{n}", index) for n in range(1, count + 1))
+    image_naxis = _integers(values, _axis_names("ZNAXIS", count), index)
     algorithm = values.get("ZCMPTYPE")
     return HduLayout(
         kind="compressed_image",
@@ -148,10 +151,28 @@ def _compressed_image(
     )
 
 
+@cache
+def _axis_names(prefix: str, count: int) -> tuple[str, ...]:
+    """``NAXIS1`` … ``NAXISn`` (or ``ZNAXISi``), built once per count."""
+    return tuple(f"{prefix}{n}" for n in range(1, count + 1))
+
+
+def _integers(
+    values: Mapping[str, CardValue], keywords: tuple[str, ...], index: int
+) -> tuple[int, ...]:
+    """Each of ``keywords``' integer value; MalformedHeader names the first that is not."""
+    found = tuple(map(values.get, keywords))
+    if all(type(value) is int for value in found):
+        return found  # type: ignore[return-value]  # checked just above
+    return tuple(_integer(values, keyword, index) for keyword in keywords)
+
+
 def _integer(
     values: Mapping[str, CardValue], keyword: str, index: int, default: int | None = None
 ) -> int:
     value = values.get(keyword, default)
+    if type(value) is int:  # the usual case, first
+        return value
     if value is None:
         raise MalformedHeader(
             f"HDU {index}: mandatory keyword {keyword} is missing",

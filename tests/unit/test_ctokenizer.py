@@ -5,8 +5,8 @@ this compares them with each other — every card, value type, comment, raw
 image and warning — on generated headers, on every sample kind and on every
 header of astropy's own test files, and checks the extension's contract:
 argument checking, the pieces it declines, no leaked references. The
-reader's helpers (``scan_block``, ``first_values``) are compared with their
-twins in ``reader.py`` and ``structure.py`` too.
+reader's helpers (``scan_blocks``, ``first_values``) are compared with their
+twins in ``header_blocks.py`` and ``structure.py`` too.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 from pipeline.fits.card import Card
 from pipeline.fits.cards import TOKENIZERS, parse_cards
-from pipeline.fits.reader import scan_block_python
+from pipeline.fits.header_blocks import scan_blocks_python
 from pipeline.fits.structure import first_values_python
 from pipeline.samples import SampleKind, rng_for, write_sample
 from tests.unit.test_cards_property import EDGE_VALUES, card_groups
@@ -260,7 +260,7 @@ def _end_card(data: bytes, offset: int) -> int:
     return -1
 
 
-# --- the reader's helpers: scan_block and first_values ----------------------
+# --- the reader's helpers: scan_blocks and first_values ---------------------
 
 BLOCK_CARDS = st.sampled_from(
     [
@@ -283,27 +283,26 @@ BLOCK_CARDS = st.sampled_from(
 
 
 @settings(max_examples=2000, deadline=None)
-@given(st.lists(BLOCK_CARDS, min_size=1, max_size=36), st.integers(0, 79))
-def test_scan_block_finds_what_the_python_scan_finds(cards: list[str], cut: int) -> None:
-    block = b"".join(_card(card) for card in cards)
-    assert _ctokenizer.scan_block(block) == scan_block_python(block)
-    # A block cut inside a card (the reader only passes whole blocks; the
-    # helpers agree on any bytes).
-    ragged = block[: len(block) - cut]
-    assert _ctokenizer.scan_block(ragged) == scan_block_python(ragged)
+@given(st.lists(BLOCK_CARDS, min_size=1, max_size=150), st.integers(0, 79))
+def test_scan_blocks_finds_what_the_python_scan_finds(cards: list[str], cut: int) -> None:
+    data = b"".join(_card(card) for card in cards)
+    # Runs of blocks as the reader passes them (bytes or a view of a chunk),
+    # and any bytes at all: a run cut inside a card.
+    for run in (data, memoryview(data), data[: len(data) - cut]):
+        assert _ctokenizer.scan_blocks(run) == scan_blocks_python(run)
 
 
 @settings(max_examples=3000, deadline=None)
-@given(st.binary(max_size=200), st.sampled_from([b"", b" " * 80, b"\x7e" * 17, b"\x20" * 9]))
-def test_scan_block_tells_printable_bytes_as_python_does(raw: bytes, padding: bytes) -> None:
-    """Any bytes, any length: the word-at-a-time check is the byte-at-a-time one."""
-    for block in (raw, padding + raw, raw + padding):
-        assert _ctokenizer.scan_block(block) == scan_block_python(block)
+@given(st.binary(max_size=6000), st.sampled_from([b"", b" " * 2880, b"\x7e" * 17, b"\x20" * 9]))
+def test_scan_blocks_tells_printable_bytes_as_python_does(raw: bytes, padding: bytes) -> None:
+    """Any bytes, any length: the C printable check is the byte-at-a-time one."""
+    for data in (raw, padding + raw, raw + padding):
+        assert _ctokenizer.scan_blocks(data) == scan_blocks_python(data)
 
 
-def test_scan_block_refuses_what_is_not_bytes() -> None:
+def test_scan_blocks_refuses_what_is_not_a_buffer() -> None:
     with pytest.raises(TypeError):
-        _ctokenizer.scan_block("END")  # type: ignore[arg-type]
+        _ctokenizer.scan_blocks("END")  # type: ignore[arg-type]
 
 
 @settings(max_examples=1000, deadline=None)
