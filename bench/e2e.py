@@ -149,7 +149,7 @@ def measure(mode: str, files: int, rate: float, seconds: float) -> dict[str, Any
             for n in range(2):
                 _start(
                     stack,
-                    ["worker", "--processes", "1", "--threads", "8"],
+                    ["worker", "--processes", "1"],
                     env,
                     Path(scratch) / f"w{n}.log",
                 )

@@ -11,7 +11,8 @@ the status API answers with). Classification is by class, never by message::
     │   ├── PoolExhausted              pool_exhausted         503
     │   ├── SerializationFailure       serialization_failure  503
     │   ├── BrokerUnavailable          broker_unavailable     503
-    │   └── FileNotComplete            file_not_complete      409
+    │   ├── FileNotComplete            file_not_complete      409
+    │   └── WorkerStopping             worker_stopping        503
     └── PermanentError                 (never retried)
         ├── NotFits                    not_fits               422
         │   ├── EmptyFile              empty_file             422
@@ -73,6 +74,7 @@ __all__ = [
     "TruncatedFits",
     "UnsupportedCompression",
     "ValidationError",
+    "WorkerStopping",
     "error_class_for_code",
     "is_transient",
 ]
@@ -93,6 +95,11 @@ class FitsflowError(Exception):
         super().__init__(message)
         self.message = message
         self.details: dict[str, Any] = dict(details or {})
+
+    def with_cause(self, cause: BaseException) -> FitsflowError:
+        """This error with ``cause`` as its ``__cause__`` (for errors returned, not raised)."""
+        self.__cause__ = cause
+        return self
 
     def to_dict(self) -> dict[str, Any]:
         """The API's error envelope: ``{"error", "message", "details"}``."""
@@ -145,6 +152,12 @@ class FileNotComplete(TransientError):
 
     code = "file_not_complete"
     http_status = 409
+
+
+class WorkerStopping(TransientError):
+    """The process is shutting down mid-job; the job is tried again elsewhere."""
+
+    code = "worker_stopping"
 
 
 # --- permanent: retrying the same input gives the same answer ------------------

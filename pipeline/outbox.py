@@ -159,10 +159,15 @@ async def send_all(db: Database, sender: Sender, messages: Sequence[IngestMessag
     with no ``enqueued_at`` and the reconciler sends them later.
     """
     sent: list[tuple[int, str]] = []
-    try:
+
+    def send_each() -> None:
+        # One thread hop for the whole batch; `sent` keeps what went out
+        # before a broker failure.
         for message in messages:
-            message_id = await asyncio.to_thread(sender.send, message)
-            sent.append((message.job_id, message_id))
+            sent.append((message.job_id, sender.send(message)))
+
+    try:
+        await asyncio.to_thread(send_each)
     except BrokerUnavailable as error:
         log.warning(
             "broker unavailable; jobs stay queued",

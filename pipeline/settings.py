@@ -163,7 +163,10 @@ class WorkerSettings(BaseModel):
     model_config = _SECTION
 
     processes: int = Field(default=2, ge=1)
-    threads: int = Field(default=4, ge=1)
+    #: Threads per worker process. Most of a thread's time is spent waiting
+    #: (for its file to be read, for its group's transaction), and jobs in
+    #: flight together share transactions, so more threads means bigger groups.
+    threads: int = Field(default=16, ge=1)
     #: Longest one message may run (seconds); the reader's own limit is tighter.
     time_limit_seconds: float = Field(default=300.0, gt=0)
     #: Transient errors are retried with exponential backoff and jitter ...

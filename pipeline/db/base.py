@@ -118,6 +118,12 @@ class Connection(abc.ABC):
         nothing (a write transaction already excludes every other writer).
         """
 
+    async def lock_keys(self, keys: Sequence[str]) -> None:
+        """:meth:`lock_key` for every key, in sorted order (one fixed order
+        across transactions cannot deadlock). Adapters may do it in one trip."""
+        for key in sorted(set(keys)):
+            await self.lock_key(key)
+
 
 class Database(abc.ABC):
     """A connected database: transactions, one-off statements, pool statistics."""

@@ -125,6 +125,13 @@ def _rowcount(status: str) -> int:
     return int(last) if last.isdigit() else 0
 
 
+# unnest yields the (sorted) array in order and the lock call runs row by row
+# as it is scanned: the same order in every transaction, so no deadlock.
+LOCK_KEYS_SQL = (
+    "SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM unnest(CAST(:keys AS text[])) AS k"
+)
+
+
 class PostgresConnection(Connection):
     """A pooled asyncpg connection, inside a transaction or in autocommit mode."""
 
@@ -185,6 +192,11 @@ class PostgresConnection(Connection):
     async def lock_key(self, key: str) -> None:
         """Take a transaction-scoped advisory lock on ``key`` (waits for it)."""
         await self.execute("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))", {"key": key})
+
+    async def lock_keys(self, keys: Sequence[str]) -> None:
+        """All the locks in one round trip, taken in the order of the sorted keys."""
+        if keys:
+            await self.execute(LOCK_KEYS_SQL, {"keys": sorted(set(keys))})
 
     def _close_handle(self) -> None:
         self._open = False

@@ -250,6 +250,9 @@ class SqliteConnection(Connection):
     async def lock_key(self, key: str) -> None:
         """Nothing to do: a write transaction already excludes every other writer."""
 
+    async def lock_keys(self, keys: Sequence[str]) -> None:
+        """Nothing to do (see :meth:`lock_key`)."""
+
 
 class _SqlitePool:
     """Up to ``pool_max_size`` connections to one file, most recently used first."""

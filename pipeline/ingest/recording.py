@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from pipeline.db import Connection
@@ -27,7 +27,7 @@ from pipeline.ingest.parse import ParsedFile
 from pipeline.models import Outcome, Product
 from pipeline.repositories import products
 
-__all__ = ["StillAt", "record_product", "still_at_recorded_path"]
+__all__ = ["StillAt", "record_product", "record_products", "still_at_recorded_path"]
 
 #: Whether a product's content still lies at its recorded path.
 StillAt = Callable[[Product], bool]
@@ -93,3 +93,42 @@ async def _take_path(
     if existing.path == path:
         return Outcome.NEW_VERSION  # content that was superseded here came back
     return Outcome.MOVED
+
+
+async def record_products(
+    conn: Connection,
+    parsed: Sequence[ParsedFile],
+    now: datetime,
+    still_at: StillAt = still_at_recorded_path,
+) -> list[tuple[int, Outcome]]:
+    """:func:`record_product` for many files in one transaction, in few statements.
+
+    The common case — new content at a path with no current product, neither
+    repeated in the group — is inserted in bulk; everything else goes through
+    the one-file rules above, in the same transaction.
+    """
+    paths = [item.product.path for item in parsed]
+    shas = [item.product.sha256 for item in parsed]
+    # Every path key sorts before every content key, as record_product takes them.
+    await conn.lock_keys([*("path:" + p for p in paths), *("sha256:" + s for s in shas)])
+    known = await products.ids_by_sha256(conn, shas)
+    occupied = await products.current_states(conn, paths)
+    plain = {
+        index
+        for index, item in enumerate(parsed)
+        if item.product.sha256 not in known
+        and item.product.path not in occupied
+        and shas.count(item.product.sha256) == 1
+        and paths.count(item.product.path) == 1
+    }
+    results: list[tuple[int, Outcome] | None] = [None] * len(parsed)
+    for index, item in enumerate(parsed):
+        if index not in plain:
+            results[index] = await record_product(conn, item, now, still_at)
+    if plain:
+        fresh = [parsed[index] for index in sorted(plain)]
+        ids = await products.insert_products(conn, [item.product for item in fresh], now)
+        await products.insert_hdus_of(conn, [(ids[i.product.sha256], i.hdus) for i in fresh])
+        for index in plain:
+            results[index] = (ids[parsed[index].product.sha256], Outcome.CREATED)
+    return [result for result in results if result is not None]

@@ -30,9 +30,11 @@ from pipeline.errors import (
     InternalError,
     TransientError,
     TruncatedFits,
+    WorkerStopping,
 )
+from pipeline.ingest.groups import GroupWriter
 from pipeline.ingest.parse import ParsedFile, parse_file
-from pipeline.ingest.recording import record_product
+from pipeline.ingest.recording import record_product, record_products
 from pipeline.models import Job, Outcome
 from pipeline.quarantine import move_to_quarantine, quarantine_target
 from pipeline.repositories import jobs, products
@@ -95,6 +97,13 @@ class IngestService:
         self.roots = roots
         self.worker = worker or worker_name()
         self._parse = parser
+        # Jobs in flight in this process share transactions (see ingest.groups).
+        self._starts: GroupWriter[_Start, tuple[Job, int] | None] = GroupWriter(
+            db, self._start_many, self._start_one
+        )
+        self._successes: GroupWriter[_Done, IngestResult] = GroupWriter(
+            db, self._succeed_many, self._succeed_one
+        )
 
     async def ingest_path(
         self,
@@ -135,8 +144,17 @@ class IngestService:
         unexpected exception is turned into ``InternalError`` for this one file
         (logged with its traceback) instead of stopping every other file.
         """
+        loop = asyncio.get_running_loop()
         try:
-            return await asyncio.to_thread(self._parse, path, self.limits, roots), None
+            reading = loop.run_in_executor(None, self._parse, path, self.limits, roots)
+        except RuntimeError as error:
+            # The executor refuses work once the process is shutting down: not
+            # this file's fault, and not the end of its job.
+            return None, WorkerStopping(
+                "the worker is stopping; the file will be read again", details={"path": path}
+            ).with_cause(error)
+        try:
+            return await reading, None
         except FitsflowError as error:
             return None, error
         except Exception as error:  # the per-file boundary (see docstring)
@@ -188,29 +206,37 @@ class IngestService:
     async def _start(
         self, job_id: int, message_id: str | None, lease_seconds: float
     ) -> tuple[Job, int] | None:
-        async def start(tx: Connection) -> tuple[Job, int] | None:
-            now = utc_now()
-            lease_until = now + timedelta(seconds=lease_seconds)
-            attempt = await jobs.start_attempt(
-                tx, job_id, self.worker, now, message_id=message_id, lease_until=lease_until
-            )
-            job = await jobs.get_job(tx, job_id) if attempt is not None else None
-            return (job, attempt) if job is not None and attempt is not None else None
+        return await self._starts.submit(_Start(job_id, message_id, lease_seconds))
 
-        return await self.db.run_in_transaction(start)
+    async def _start_many(
+        self, tx: Connection, requests: Sequence[_Start]
+    ) -> list[tuple[Job, int] | None]:
+        now = utc_now()
+        claimed: list[int | None] = []
+        for request in requests:
+            lease_until = now + timedelta(seconds=request.lease_seconds)
+            claimed.append(
+                await jobs.claim_job(
+                    tx, request.job_id, self.worker, now, request.message_id, lease_until
+                )
+            )
+        started = [(r.job_id, a) for r, a in zip(requests, claimed, strict=True) if a is not None]
+        if not started:
+            return [None] * len(requests)
+        await jobs.insert_attempts(tx, started, self.worker, now)
+        found = await jobs.jobs_by_id(tx, [job_id for job_id, _ in started])
+        return [
+            (found[r.job_id], a) if a is not None and r.job_id in found else None
+            for r, a in zip(requests, claimed, strict=True)
+        ]
+
+    async def _start_one(self, tx: Connection, request: _Start) -> tuple[Job, int] | None:
+        [started] = await self._start_many(tx, [request])
+        return started
 
     async def _succeed(self, job: Job, attempt: int, parsed: ParsedFile) -> IngestResult:
-        async def write(tx: Connection) -> IngestResult:
-            now = utc_now()
-            product_id, outcome = await record_product(tx, parsed, now)
-            await jobs.mark_succeeded(tx, job.id, product_id, outcome, now)
-            await jobs.finish_attempt(tx, job.id, attempt, "succeeded", now)
-            return IngestResult(
-                job.path, "succeeded", outcome, product_id, job.id, len(parsed.hdus)
-            )
-
         with metrics.timed("commit"):
-            result = await self.db.run_in_transaction(write)
+            result = await self._successes.submit(_Done(job, attempt, parsed))
         log.info(
             "job succeeded",
             job_id=job.id,
@@ -218,6 +244,26 @@ class IngestService:
             outcome=result.outcome,
             product_id=result.product_id,
         )
+        return result
+
+    async def _succeed_many(self, tx: Connection, done: Sequence[_Done]) -> list[IngestResult]:
+        """Record a group of successes: products, HDUs, jobs and attempts in bulk."""
+        now = utc_now()
+        recorded = await record_products(tx, [item.parsed for item in done], now)
+        pairs = list(zip(done, recorded, strict=True))
+        await jobs.mark_succeeded_many(
+            tx, [(item.job.id, product_id, outcome) for item, (product_id, outcome) in pairs], now
+        )
+        await jobs.finish_attempts_succeeded(tx, [(i.job.id, i.attempt) for i in done], now)
+        return [
+            IngestResult(
+                item.job.path, "succeeded", outcome, product_id, item.job.id, len(item.parsed.hdus)
+            )
+            for item, (product_id, outcome) in pairs
+        ]
+
+    async def _succeed_one(self, tx: Connection, item: _Done) -> IngestResult:
+        [result] = await self._succeed_many(tx, [item])
         return result
 
     async def _retry_later(
@@ -305,6 +351,20 @@ class IngestService:
         return IngestResult(
             new_job.path, status, outcome, product_id, job_id, hdus=len(parsed.hdus)
         )
+
+
+@dataclass(frozen=True, slots=True)
+class _Start:
+    job_id: int
+    message_id: str | None
+    lease_seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class _Done:
+    job: Job
+    attempt: int
+    parsed: ParsedFile
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,12 +16,16 @@ from pipeline.repositories.batching import chunks, in_list
 __all__ = [
     "JobFilter",
     "NewJob",
+    "claim_job",
     "count_by_state",
     "finish_attempt",
+    "finish_attempts_succeeded",
     "finish_open_attempts",
     "get_job",
+    "insert_attempts",
     "insert_job",
     "insert_jobs",
+    "jobs_by_id",
     "jobs_for_path",
     "latest_for_path",
     "list_attempts",
@@ -31,6 +35,7 @@ __all__ = [
     "mark_failed",
     "mark_retrying",
     "mark_succeeded",
+    "mark_succeeded_many",
     "pending_for_file",
     "pending_states",
     "release_job",
@@ -147,6 +152,21 @@ async def start_attempt(
     None when there is nothing to do: the job is final, or another live worker
     holds it (see ``START_ATTEMPT_SQL``).
     """
+    attempt = await claim_job(conn, job_id, worker, now, message_id, lease_until)
+    if attempt is not None:
+        await insert_attempts(conn, [(job_id, attempt)], worker, now)
+    return attempt
+
+
+async def claim_job(
+    conn: Connection,
+    job_id: int,
+    worker: str | None,
+    now: datetime,
+    message_id: str | None,
+    lease_until: datetime | None,
+) -> int | None:
+    """The ``running`` half of :func:`start_attempt` (no attempt row)."""
     attempt = await conn.fetch_value(
         START_ATTEMPT_SQL,
         {
@@ -157,12 +177,55 @@ async def start_attempt(
             "lease_until": lease_until,
         },
     )
-    if attempt is None:
-        return None
-    await conn.execute(
-        INSERT_ATTEMPT_SQL, {"job_id": job_id, "attempt": attempt, "now": now, "worker": worker}
-    )
-    return int(attempt)
+    return None if attempt is None else int(attempt)
+
+
+async def insert_attempts(
+    conn: Connection, started: Sequence[tuple[int, int]], worker: str | None, now: datetime
+) -> None:
+    """Open an attempt row for each ``(job_id, attempt)``, in one trip."""
+    rows = [{"job_id": j, "attempt": a, "now": now, "worker": worker} for j, a in started]
+    await conn.execute_many(INSERT_ATTEMPT_SQL, rows)
+
+
+SELECT_JOBS_BY_ID_SQL = "SELECT * FROM jobs WHERE id IN (" + in_list("j", [])[0] + ")"
+
+
+async def jobs_by_id(conn: Connection, job_ids: Sequence[int]) -> dict[int, Job]:
+    """The jobs among ``job_ids`` that exist, by id."""
+    found: dict[int, Job] = {}
+    for part in chunks(job_ids):
+        _, params = in_list("j", part)
+        for row in await conn.fetch_all(SELECT_JOBS_BY_ID_SQL, params):
+            job = Job.from_row(row)
+            found[job.id] = job
+    return found
+
+
+async def mark_succeeded_many(
+    conn: Connection, done: Sequence[tuple[int, int, Outcome]], now: datetime
+) -> None:
+    """:func:`mark_succeeded` for every ``(job_id, product_id, outcome)``, in one trip."""
+    rows = [{"id": j, "product_id": p, "outcome": o.value, "now": now} for j, p, o in done]
+    await conn.execute_many(MARK_SUCCEEDED_SQL, rows)
+
+
+async def finish_attempts_succeeded(
+    conn: Connection, finished: Sequence[tuple[int, int]], now: datetime
+) -> None:
+    """Close each ``(job_id, attempt)`` as succeeded, in one trip."""
+    rows = [
+        {
+            "job_id": j,
+            "attempt": a,
+            "outcome": "succeeded",
+            "code": None,
+            "message": None,
+            "now": now,
+        }
+        for j, a in finished
+    ]
+    await conn.execute_many(FINISH_ATTEMPT_SQL, rows)
 
 
 async def finish_attempt(

@@ -23,8 +23,11 @@ __all__ = [
     "find_unchanged",
     "get_product",
     "hdus_of",
+    "ids_by_sha256",
     "insert_hdus",
+    "insert_hdus_of",
     "insert_product",
+    "insert_products",
     "link_superseded",
     "make_current",
     "retire_current",
@@ -168,7 +171,7 @@ async def current_states(conn: Connection, paths: Sequence[str]) -> dict[str, tu
     return found
 
 
-async def insert_product(conn: Connection, product: NewProduct, now: datetime) -> int:
+def _product_params(product: NewProduct, now: datetime) -> dict[str, Any]:
     params: dict[str, Any] = {
         "sha256": product.sha256,
         "path": product.path,
@@ -187,29 +190,64 @@ async def insert_product(conn: Connection, product: NewProduct, now: datetime) -
     # The box cone searches prefilter on (pipeline.search.sky).
     fields = product.fields
     params.update(sky_box_columns(fields.get("footprint"), fields.get("ra"), fields.get("dec")))
-    return int(await conn.fetch_value(INSERT_PRODUCT_SQL, params))
+    return params
+
+
+async def insert_product(conn: Connection, product: NewProduct, now: datetime) -> int:
+    return int(await conn.fetch_value(INSERT_PRODUCT_SQL, _product_params(product, now)))
+
+
+# The same insert without RETURNING: drivers run it once per row in one trip.
+INSERT_PRODUCTS_SQL = INSERT_PRODUCT_SQL.removesuffix(" RETURNING id")
+SELECT_IDS_BY_SHA256_SQL = (
+    "SELECT id, sha256 FROM products WHERE sha256 IN (" + in_list("s", [])[0] + ")"
+)
+
+
+async def insert_products(
+    conn: Connection, new_products: Sequence[NewProduct], now: datetime
+) -> dict[str, int]:
+    """Insert many new contents in one trip; ``sha256 → id``."""
+    await conn.execute_many(INSERT_PRODUCTS_SQL, [_product_params(p, now) for p in new_products])
+    return await ids_by_sha256(conn, [product.sha256 for product in new_products])
+
+
+async def ids_by_sha256(conn: Connection, shas: Sequence[str]) -> dict[str, int]:
+    """``sha256 → id`` for the recorded contents among ``shas``."""
+    found: dict[str, int] = {}
+    for part in chunks(shas):
+        _, params = in_list("s", part)
+        for row in await conn.fetch_all(SELECT_IDS_BY_SHA256_SQL, params):
+            found[str(row["sha256"])] = int(row["id"])
+    return found
+
+
+def _hdu_params(product_id: int, hdu: NewHdu) -> dict[str, Any]:
+    return {
+        "product_id": product_id,
+        "hdu_index": hdu.hdu_index,
+        "name": hdu.name,
+        "kind": hdu.kind,
+        "naxis": dumps(hdu.naxis),
+        "bitpix": hdu.bitpix,
+        "data_size": hdu.data_size,
+        "header_offset": hdu.header_offset,
+        "data_offset": hdu.data_offset,
+        "checksum_status": hdu.checksum_status,
+        "footprint": dumps(hdu.footprint) if hdu.footprint is not None else None,
+        "header": dumps(hdu.header),
+        "cards": dumps(hdu.cards),
+    }
 
 
 async def insert_hdus(conn: Connection, product_id: int, hdus: Sequence[NewHdu]) -> None:
-    rows = [
-        {
-            "product_id": product_id,
-            "hdu_index": hdu.hdu_index,
-            "name": hdu.name,
-            "kind": hdu.kind,
-            "naxis": dumps(hdu.naxis),
-            "bitpix": hdu.bitpix,
-            "data_size": hdu.data_size,
-            "header_offset": hdu.header_offset,
-            "data_offset": hdu.data_offset,
-            "checksum_status": hdu.checksum_status,
-            "footprint": dumps(hdu.footprint) if hdu.footprint is not None else None,
-            "header": dumps(hdu.header),
-            "cards": dumps(hdu.cards),
-        }
-        for hdu in hdus
-    ]
-    await conn.execute_many(INSERT_HDU_SQL, rows)
+    await conn.execute_many(INSERT_HDU_SQL, [_hdu_params(product_id, hdu) for hdu in hdus])
+
+
+async def insert_hdus_of(conn: Connection, rows: Sequence[tuple[int, Sequence[NewHdu]]]) -> None:
+    """The HDUs of many products, ``(product_id, hdus)`` each, in one trip."""
+    params = [_hdu_params(product_id, hdu) for product_id, hdus in rows for hdu in hdus]
+    await conn.execute_many(INSERT_HDU_SQL, params)
 
 
 async def retire_current(
