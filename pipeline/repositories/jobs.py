@@ -14,10 +14,8 @@ from pipeline.models import Job, JobAttempt, JobState, Outcome
 from pipeline.repositories.batching import chunks, in_list
 
 __all__ = [
-    "JobFilter",
     "NewJob",
     "claim_job",
-    "count_by_state",
     "finish_attempt",
     "finish_attempts_succeeded",
     "finish_open_attempts",
@@ -29,14 +27,12 @@ __all__ = [
     "jobs_for_path",
     "latest_for_path",
     "list_attempts",
-    "list_jobs",
     "mark_enqueued",
     "mark_enqueued_many",
     "mark_failed",
     "mark_retrying",
     "mark_succeeded",
     "mark_succeeded_many",
-    "pending_for_file",
     "pending_states",
     "release_job",
     "release_orphans",
@@ -120,7 +116,6 @@ SELECT_JOB_SQL = "SELECT * FROM jobs WHERE id = :id"
 SELECT_LATEST_FOR_PATH_SQL = "SELECT * FROM jobs WHERE path = :path ORDER BY id DESC LIMIT 1"
 SELECT_JOBS_FOR_PATH_SQL = "SELECT * FROM jobs WHERE path = :path ORDER BY id DESC LIMIT :limit"
 SELECT_ATTEMPTS_SQL = "SELECT * FROM job_attempts WHERE job_id = :job_id ORDER BY attempt"
-COUNT_BY_STATE_SQL = "SELECT state, COUNT(*) AS n FROM jobs GROUP BY state"
 
 
 async def insert_job(
@@ -324,14 +319,6 @@ async def unfinished_jobs(conn: Connection, after_id: int, limit: int) -> list[J
     return [Job.from_row(row) for row in rows]
 
 
-async def pending_for_file(conn: Connection, path: str, size: int, mtime_ns: int) -> int | None:
-    """An unfinished job already admitted for this exact file state, if any."""
-    value = await conn.fetch_value(
-        SELECT_PENDING_FOR_FILE_SQL, {"path": path, "size": size, "mtime_ns": mtime_ns}
-    )
-    return int(value) if value is not None else None
-
-
 PENDING_STATES_SQL = (
     "SELECT path, size, mtime_ns FROM jobs WHERE state IN ('queued', 'running', 'retrying')"
     " AND path IN (" + in_list("p", [])[0] + ")"
@@ -407,52 +394,3 @@ async def jobs_for_path(conn: Connection, path: str, limit: int = 100) -> list[J
 async def list_attempts(conn: Connection, job_id: int) -> list[JobAttempt]:
     rows = await conn.fetch_all(SELECT_ATTEMPTS_SQL, {"job_id": job_id})
     return [JobAttempt.from_row(row) for row in rows]
-
-
-async def count_by_state(conn: Connection) -> dict[str, int]:
-    """Jobs per state, with every state present (zero when none)."""
-    counts = {state.value: 0 for state in JobState}
-    for row in await conn.fetch_all(COUNT_BY_STATE_SQL):
-        counts[str(row["state"])] = int(row["n"])
-    return counts
-
-
-@dataclass(frozen=True, slots=True)
-class JobFilter:
-    """Which jobs to list; every field optional. ``before_id`` pages backwards."""
-
-    state: JobState | None = None
-    path: str | None = None
-    path_prefix: str | None = None
-    error_code: str | None = None
-    batch_id: int | None = None
-    before_id: int | None = None
-
-
-async def list_jobs(conn: Connection, where: JobFilter, limit: int) -> list[Job]:
-    """Jobs matching ``where``, newest first, at most ``limit``."""
-    clauses: list[str] = []
-    params: dict[str, Any] = {"limit": limit}
-    if where.state is not None:
-        clauses.append("state = :state")
-        params["state"] = where.state.value
-    if where.path is not None:
-        clauses.append("path = :path")
-        params["path"] = where.path
-    if where.path_prefix is not None:
-        # Literal and collation-proof (a text range misorders under ICU locales).
-        clauses.append("substr(path, 1, length(:prefix)) = :prefix")
-        params["prefix"] = where.path_prefix
-    if where.error_code is not None:
-        clauses.append("error_code = :error_code")
-        params["error_code"] = where.error_code
-    if where.batch_id is not None:
-        clauses.append("batch_id = :batch_id")
-        params["batch_id"] = where.batch_id
-    if where.before_id is not None:
-        clauses.append("id < :before_id")
-        params["before_id"] = where.before_id
-    condition = " WHERE " + " AND ".join(clauses) if clauses else ""
-    # Only the fixed fragments above are interpolated; every value is bound.
-    sql = f"SELECT * FROM jobs{condition} ORDER BY id DESC LIMIT :limit"
-    return [Job.from_row(row) for row in await conn.fetch_all(sql, params)]
