@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,20 +19,8 @@ from pipeline.ingest.parse import ParsedFile, parse_file
 from pipeline.outbox import Admission, IngestMessage
 from pipeline.repositories import jobs
 from pipeline.settings import Settings
-from tests.support.catalogue import write_fits
+from tests.support.catalogue import seen, write_fits
 from workers.runtime import WorkerRuntime, install
-
-
-@dataclass(frozen=True)
-class Seen:
-    path: str
-    size: int
-    mtime_ns: int
-
-
-def _seen(path: Path) -> Seen:
-    status = path.stat()
-    return Seen(str(path), status.st_size, status.st_mtime_ns)
 
 
 def _settings(url: str, **worker: Any) -> Settings:
@@ -82,7 +69,7 @@ async def test_good_and_bad_files_end_with_their_outcomes(
     bad.write_bytes(b"version https://git-lfs.github.com/spec/v1\noid sha256:abc\nsize 12\n")
     empty = tmp_path / "empty.fits"
     empty.write_bytes(b"")
-    await Admission(database, running, [tmp_path]).admit([_seen(p) for p in [*good, bad, empty]])
+    await Admission(database, running, [tmp_path]).admit([seen(p) for p in [*good, bad, empty]])
     await _wait_until_finished(database, 14)
     rows = await database.fetch_all("SELECT path, state, attempts, error_code FROM jobs")
     by_path = {row["path"]: row for row in rows}
@@ -99,10 +86,10 @@ async def test_redelivered_message_for_a_finished_job_is_a_no_op(
     running: WorkerRuntime, database: Database, tmp_path: Path
 ) -> None:
     path = write_fits(tmp_path / "once.fits")
-    [job_id] = await Admission(database, running, [tmp_path]).admit([_seen(path)])
+    [job_id] = await Admission(database, running, [tmp_path]).admit([seen(path)])
     await _wait_until_finished(database, 1)
-    seen = _seen(path)
-    running.send(IngestMessage(job_id, seen.path, seen.size, seen.mtime_ns, str(tmp_path)))
+    again = seen(path)
+    running.send(IngestMessage(job_id, again.path, again.size, again.mtime_ns, str(tmp_path)))
     running.broker.join(running.queue)  # type: ignore[attr-defined]
     async with database.transaction(write=False) as tx:
         job = await jobs.get_job(tx, job_id)
@@ -134,7 +121,7 @@ async def test_transient_failures_are_retried_then_succeed(
     runtime = install(_settings(migrated_database_url), parser=parser)
     for _ in _run_worker(runtime):
         path = write_fits(tmp_path / "slow.fits")
-        [job_id] = await Admission(database, runtime, [tmp_path]).admit([_seen(path)])
+        [job_id] = await Admission(database, runtime, [tmp_path]).admit([seen(path)])
         await _wait_until_finished(database, 1)
     async with database.transaction(write=False) as tx:
         job = await jobs.get_job(tx, job_id)
@@ -150,7 +137,7 @@ async def test_exhausted_retries_fail_with_the_last_code_and_dead_letter(
     runtime = install(_settings(migrated_database_url, max_retries=2), parser=FlakyParser(99))
     for _ in _run_worker(runtime):
         path = write_fits(tmp_path / "never.fits")
-        [job_id] = await Admission(database, runtime, [tmp_path]).admit([_seen(path)])
+        [job_id] = await Admission(database, runtime, [tmp_path]).admit([seen(path)])
         await _wait_until_finished(database, 1)
         deadline = time.monotonic() + 10
         while not runtime.broker.dead_letters and time.monotonic() < deadline:  # type: ignore[attr-defined]
@@ -174,7 +161,7 @@ async def test_a_file_truncated_and_staying_truncated_fails_after_the_grace(
         whole = completed.read_bytes()
         completed.write_bytes(whole[:3000])  # ... and one that finishes in time
         admission = Admission(database, runtime, [tmp_path])
-        [cut_job, late_job] = await admission.admit([_seen(cut), _seen(completed)])
+        [cut_job, late_job] = await admission.admit([seen(cut), seen(completed)])
         completed.write_bytes(whole)
         await _wait_until_finished(database, 2)
     async with database.transaction(write=False) as tx:
@@ -198,7 +185,7 @@ async def test_quarantine_moves_bad_files_into_a_mirrored_tree(
         bad.parent.mkdir(parents=True)
         bad.write_bytes(b"<html>gateway timeout</html>")
         good = write_fits(root / "night" / "fine.fits")
-        [bad_job, _] = await Admission(database, runtime, [root]).admit([_seen(bad), _seen(good)])
+        [bad_job, _] = await Admission(database, runtime, [root]).admit([seen(bad), seen(good)])
         await _wait_until_finished(database, 2)
     assert not bad.exists() and good.exists()
     moved = quarantine / "night" / "broken.fits"
@@ -224,7 +211,7 @@ async def test_a_message_past_its_time_limit_fails_the_job(
     runtime = install(settings, parser=SlowParser())
     for _ in _run_worker(runtime):
         path = write_fits(tmp_path / "slow.fits")
-        [job_id] = await Admission(database, runtime, [tmp_path]).admit([_seen(path)])
+        [job_id] = await Admission(database, runtime, [tmp_path]).admit([seen(path)])
         await _wait_until_finished(database, 1)
     async with database.transaction(write=False) as tx:
         job = await jobs.get_job(tx, job_id)

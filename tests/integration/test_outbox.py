@@ -3,7 +3,6 @@ reconciler sends again what the broker lost (real Redis, private instances)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
@@ -16,23 +15,11 @@ from pipeline.outbox import Admission
 from pipeline.reconciler import Reconciler
 from pipeline.repositories import jobs
 from pipeline.settings import ReconcilerSettings, Settings
-from tests.support.catalogue import write_fits
+from tests.support.catalogue import seen, write_fits
 from tests.support.servers import private_redis
 from workers.runtime import WorkerRuntime
 
 pytestmark = pytest.mark.redis
-
-
-@dataclass(frozen=True)
-class Seen:
-    path: str
-    size: int
-    mtime_ns: int
-
-
-def _seen(path: Path) -> Seen:
-    status = path.stat()
-    return Seen(str(path), status.st_size, status.st_mtime_ns)
 
 
 def _runtime(database: Database, broker_url: str) -> WorkerRuntime:
@@ -53,12 +40,12 @@ async def test_admission_commits_jobs_then_sends_one_message_each(
     runtime = _runtime(database, "memory://")
     files = [write_fits(tmp_path / f"{i}.fits", i) for i in range(3)]
     admission = Admission(database, runtime, [tmp_path])
-    job_ids = await admission.admit([_seen(path) for path in files])
+    job_ids = await admission.admit([seen(path) for path in files])
     assert len(job_ids) == 3
     assert await _job_states(database) == [("queued", True)] * 3
     assert runtime.adapter.depth(runtime.broker, runtime.queue).ready == 3
     # The same files seen again (a rescan, a second event) admit nothing new.
-    assert await admission.admit([_seen(path) for path in files]) == []
+    assert await admission.admit([seen(path) for path in files]) == []
     async with database.transaction(write=False) as tx:
         job = await jobs.get_job(tx, job_ids[0])
     assert job is not None and job.message_id is not None and job.size == files[0].stat().st_size
@@ -72,7 +59,7 @@ async def test_jobs_admitted_while_the_broker_is_down_are_sent_when_it_returns(
         admission = Admission(database, runtime, [tmp_path])
         redis_server.stop()
         files = [write_fits(tmp_path / f"{i}.fits", i) for i in range(4)]
-        job_ids = await admission.admit([_seen(path) for path in files])
+        job_ids = await admission.admit([seen(path) for path in files])
         # Committed first: the jobs exist even though no message could be sent.
         assert len(job_ids) == 4
         assert await _job_states(database) == [("queued", False)] * 4
@@ -94,7 +81,7 @@ async def test_messages_lost_by_a_broker_restart_are_sent_again(
         runtime = _runtime(database, redis_server.url)
         admission = Admission(database, runtime, [tmp_path])
         files = [write_fits(tmp_path / f"{i}.fits", i) for i in range(3)]
-        await admission.admit([_seen(path) for path in files])
+        await admission.admit([seen(path) for path in files])
         settings = ReconcilerSettings(stale_after_seconds=1)
         reconciler = Reconciler(database, runtime, runtime, settings, [tmp_path])
         soon = utc_now() + timedelta(seconds=5)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -31,3 +32,18 @@ def write_fits(path: Path, index: int = 0, kind: SampleKind = SampleKind.IMAGE) 
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(sample_bytes(index, kind, rng_for(seed=1, index=index)))
     return path
+
+
+@dataclass(frozen=True)
+class Seen:
+    """A file as the watcher hands it to admission."""
+
+    path: str
+    size: int
+    mtime_ns: int
+
+
+def seen(path: Path) -> Seen:
+    """``path`` as the watcher would see it now."""
+    status = path.stat()
+    return Seen(str(path), status.st_size, status.st_mtime_ns)
