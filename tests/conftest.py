@@ -3,4 +3,5 @@
 pytest_plugins = [
     "tests.support.databases",
     "tests.support.catalogue",
+    "tests.support.logging_state",
 ]

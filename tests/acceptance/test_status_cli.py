@@ -4,15 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import os
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-import structlog
 from typer.testing import CliRunner
 
 from pipeline.api import create_app, probe_for
@@ -95,19 +91,6 @@ async def test_unmigrated_database_says_what_to_do(tmp_path: Path) -> None:
     assert code == 1 and "fitsflow db upgrade" in stderr.replace("\n", " ")
 
 
-@pytest.fixture
-def logging_restored() -> Iterator[None]:
-    """Undo the logging set-up a command run in this process makes for its own streams."""
-    structlog_config = structlog.get_config()
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    structlog.configure(**structlog_config)
-    root.handlers[:] = handlers
-    root.setLevel(level)
-
-
-@pytest.mark.usefixtures("logging_restored")
 def test_in_process_run_prints_both_forms(catalogue: Catalogue, migrated_database_url: str) -> None:
     """The same command through typer in this process (where coverage can see it)."""
     runner = CliRunner()
