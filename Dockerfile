@@ -16,7 +16,7 @@ RUN groupadd --system --gid 10001 fitsflow \
 WORKDIR /opt/fitsflow
 
 # Only what the installed program reads (and setup.py, which builds the C
-# card tokenizer); tests, benchmarks and docs stay out.
+# extensions); tests, benchmarks and docs stay out.
 COPY pyproject.toml setup.py alembic.ini ./
 COPY config/ config/
 COPY migrations/ migrations/
@@ -29,13 +29,14 @@ COPY workers/ workers/
 # `pip install .` would leave `fitsflow db upgrade` without its revisions.
 # No extras: the image carries no test or development tools. The slim image
 # has no C compiler: gcc is installed for the build of the C card tokenizer
-# (pipeline/fits/_ctokenizer.c) and purged in the same layer, so the image
-# keeps the compiled module and not the compiler. Importing it proves the
-# build worked: without it headers would be read several times slower.
+# (pipeline/fits/_ctokenizer.c) and the TAN footprint
+# (pipeline/extract/_cfootprint.c) and purged in the same layer, so the image
+# keeps the compiled modules and not the compiler. Importing them proves the
+# build worked: without them headers would be read several times slower.
 RUN apt-get update \
  && apt-get install --yes --no-install-recommends gcc libc6-dev \
  && pip install --editable . \
- && python -c "import pipeline.fits._ctokenizer" \
+ && python -c "import pipeline.fits._ctokenizer, pipeline.extract._cfootprint" \
  && apt-get purge --yes --auto-remove gcc libc6-dev \
  && rm -rf /var/lib/apt/lists/* \
  && python -m compileall -q pipeline workers migrations

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import re
 
+from pipeline.extract.keywords import to_float
 from pipeline.fits.cards import CardValue
 
 __all__ = ["parse_dec", "parse_ra"]
@@ -53,7 +54,7 @@ def _angle(value: CardValue, hours: bool) -> float:
             value = float(text.replace("d", "e").replace("D", "e"))
         else:
             return _sexagesimal(text, hours)
-    degrees = float(value)
+    degrees = to_float(value)
     if not math.isfinite(degrees):
         raise ValueError("is not finite")
     return degrees

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import erfa
 import numpy as np
 
+from pipeline.extract.keywords import to_float
 from pipeline.fits.cards import CardValue
 
 __all__ = ["ICRS", "Frame", "UnsupportedFrame", "equatorial_frame", "to_icrs"]
@@ -131,7 +132,8 @@ def _equinox(value: CardValue) -> float | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
-        return float(value) if math.isfinite(value) else None
+        number = to_float(value)
+        return number if math.isfinite(number) else None
     if isinstance(value, str):
         text = value.strip().upper().lstrip("JB")
         try:

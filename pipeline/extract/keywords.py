@@ -16,7 +16,7 @@ from typing import Generic, NamedTuple, TypeVar
 from pipeline.fits.cards import CardValue
 from pipeline.fits.model import Hdu, ReadWarning
 
-__all__ = ["Found", "Headers", "as_number", "as_text"]
+__all__ = ["Found", "Headers", "as_number", "as_text", "to_float"]
 
 T = TypeVar("T")
 
@@ -97,6 +97,19 @@ def as_text(value: CardValue) -> str | None:
     return str(value)
 
 
+def to_float(value: int | float) -> float:
+    """``float(value)``, an integer too large for a float becoming infinite.
+
+    ``float(10**400)`` raises OverflowError, which no extractor expects: a
+    card holding a 400-digit integer is a bad value (a warning), not a
+    failed file.
+    """
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
+
+
 def as_number(value: CardValue) -> float | None:
     """A finite real number, from a number or a numeric string; None if blank."""
     if value is None:
@@ -112,7 +125,7 @@ def as_number(value: CardValue) -> float | None:
         except ValueError:
             raise ValueError("is not a number") from None
     elif isinstance(value, int | float):
-        number = float(value)
+        number = to_float(value)
     else:
         raise ValueError("is not a real number")
     if not math.isfinite(number):

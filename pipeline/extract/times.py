@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from pipeline.extract.dates import CivilTime, parse_clock, parse_date
-from pipeline.extract.keywords import Headers, as_number
+from pipeline.extract.keywords import Headers, as_number, to_float
 from pipeline.extract.timescales import civil_to_utc, mjd_to_utc, timescale
 from pipeline.fits.cards import CardValue
 
@@ -87,7 +87,7 @@ def _clock_in(headers: Headers, position: int) -> tuple[int, int, float] | None:
         if isinstance(raw, str) and raw.strip():
             text: str | float = raw
         elif keyword in _SECONDS_KEYWORDS and isinstance(raw, int | float):
-            text = float(raw)
+            text = to_float(raw)
         else:
             continue
         try:

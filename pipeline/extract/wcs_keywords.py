@@ -38,6 +38,7 @@ from pipeline.extract.celestial import (
     UnsupportedWcs,
 )
 from pipeline.extract.frames import Frame, equatorial_frame
+from pipeline.extract.keywords import to_float
 from pipeline.extract.projections import NATIVE_PROJECTIONS, check_parameters
 from pipeline.fits.cards import CardValue
 
@@ -298,9 +299,12 @@ def _optional_real(values: Mapping[str, CardValue], keyword: str) -> float | Non
         return None
     if type(value) is float and math.isfinite(value):  # the usual case, first
         return value
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, int | float):
         raise InvalidWcs(f"{keyword} = {value!r} is not a finite number")
-    return float(value)
+    number = to_float(value)
+    if not math.isfinite(number):
+        raise InvalidWcs(f"{keyword} = {value!r} is not a finite number")
+    return number
 
 
 def _real(values: Mapping[str, CardValue], keyword: str, default: float) -> float:

@@ -15,6 +15,7 @@ __all__ = ["announce", "native"]
 
 log = logging.getLogger(__name__)
 
+_MISSING = "turned off"
 try:
     from pipeline.fits import _ctokenizer as native
 except ImportError as error:  # not built: the Python twins take over
