@@ -10,29 +10,34 @@ from the jobs table.
 - latency: files written at a steady rate; for each file, the job's
   ``finished_at`` minus the moment the writer closed it (same clock: one host).
 
-In the same run, once fitsflow has stopped, two baselines on the same broker
-and worker settings (:mod:`bench.baseline_actors`): Redis with two worker
-processes of ``fitsflow worker``'s default thread count (``dramatiq
-bench.baseline_actors --processes 2 --threads 16``) for the distributed
-mode; the memory broker with that many worker threads in one process for the
-embedded mode. Each is sent one message per file of the throughput run, one
-``send`` at a time as fast as possible, and timed from the first send until
-``broker.join`` sees the queue drained (every message acknowledged):
+In the same run, two baselines on the same broker and worker settings
+(:mod:`bench.baseline_actors`), fitsflow's processes stopped meanwhile:
+Redis with two worker processes of ``fitsflow worker``'s default thread
+count (``dramatiq bench.baseline_actors --processes 2 --threads 16``) for
+the distributed mode; the memory broker with that many worker threads in one
+process for the embedded mode. Each is sent one message per file (the same
+bytes fitsflow ingests), one ``send`` at a time as fast as possible, and
+timed from the first send until ``broker.join`` sees the queue drained
+(every message acknowledged):
 
 - empty actor: does nothing — the queue's ceiling, messages/s;
 - straightforward actor: astropy ``getheader`` and one INSERT per message
   (PostgreSQL in the scratch database, or SQLite), files/s; the row count is
   checked afterwards.
 
-fitsflow's throughput is reported against both, as ratios.
+A repetition times fitsflow and both baselines once each, on new files (its
+own corpus), in an order that rotates from one repetition to the next;
+fitsflow's throughput is reported as ratios against both, taken within a
+repetition, as median and range over the repetitions (3 by default). Latency
+is measured once, in the first repetition.
 
     python -m bench.e2e --mode embedded --files 2000 --rate 50 --seconds 20
-    python -m bench.e2e --mode distributed
+    python -m bench.e2e --mode distributed --repetitions 3
 
 As one of the harness's benchmarks (``python -m bench e2e``), ``run(quick)``
 measures both modes with the defaults above; ``--quick`` measures the
-embedded mode only, on 100 files and 3 s at 20 files/s (a smoke run). Both
-write ``bench/results/e2e.json`` in the harness's format, the per-mode
+embedded mode only, once, on 100 files and 3 s at 20 files/s (a smoke
+run). Both write ``bench/results/e2e.json`` in the harness's format, the per-mode
 figures under ``data.runs``.
 """
 
@@ -49,10 +54,11 @@ import sys
 import tempfile
 import time
 from contextlib import ExitStack
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from bench.harness import REPOSITORY, Result, Table
+from bench.harness import REPOSITORY, Result, Spread, Table
 from pipeline.db import open_database
 from pipeline.samples import SampleKind, rng_for, sample_bytes
 from pipeline.settings import DatabaseSettings, WorkerSettings
@@ -94,24 +100,29 @@ def _psql(sql: str) -> None:
     asyncio.run(run())
 
 
-async def _finished(database_url: str) -> dict[str, float]:
+async def _finished(database_url: str, root: Path) -> dict[str, float]:
     db = open_database(DatabaseSettings(url=database_url, pool_min_size=0, pool_max_size=2))
     async with db:
-        rows = await db.fetch_all("SELECT path, finished_at FROM jobs WHERE state = 'succeeded'")
+        rows = await db.fetch_all(
+            "SELECT path, finished_at FROM jobs WHERE state = 'succeeded' AND path LIKE :root",
+            {"root": f"{root}/%"},
+        )
     return {str(r["path"]): r["finished_at"].timestamp() for r in rows}
 
 
-def _wait_all(database_url: str, count: int, timeout: float) -> dict[str, float]:
+def _wait_all(database_url: str, root: Path, paths: set[str], timeout: float) -> dict[str, float]:
+    """The commit times of the jobs under ``root``, once every one of ``paths`` has one."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        done = asyncio.run(_finished(database_url))
-        if len(done) >= count:
+        done = asyncio.run(_finished(database_url, root))
+        if paths <= done.keys():
             return done
         time.sleep(0.25)
-    raise SystemExit(f"only {len(done)} of {count} files were committed within {timeout}s")
+    missing = len(paths - done.keys())
+    raise SystemExit(f"{missing} of {len(paths)} files were not committed within {timeout}s")
 
 
-def _drop(root: Path, files: list[bytes], rate: float | None, start: int) -> dict[str, float]:
+def _drop(root: Path, files: list[bytes], rate: float | None, prefix: str) -> dict[str, float]:
     closed: dict[str, float] = {}
     interval = 1.0 / rate if rate else 0.0
     began = time.monotonic()
@@ -120,7 +131,7 @@ def _drop(root: Path, files: list[bytes], rate: float | None, start: int) -> dic
             delay = began + offset * interval - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
-        path = root / f"bench-{start + offset:07d}.fits"
+        path = root / f"{prefix}-{offset:07d}.fits"
         with path.open("wb") as sink:
             sink.write(data)
         closed[str(path)] = time.time()
@@ -151,43 +162,47 @@ def _start(
 def _ingest(
     mode: str,
     root: Path,
-    scratch: Path,
+    logs: Path,
     database_url: str,
     queue: str,
     files: list[bytes],
     steady: list[bytes],
     rate: float,
 ) -> dict[str, Any]:
-    """fitsflow's throughput and latency; its processes are stopped on return."""
+    """fitsflow's files/s on ``files``, and its latencies on ``steady`` (if any).
+
+    The processes are started watching ``root`` (empty) and stopped on return.
+    """
     with ExitStack() as stack:
         if mode == "embedded":
             env = _env(database_url, None, queue)
             command = [FITSFLOW, "run", "--watch", str(root), "--port", "0"]
-            _start(stack, command, env, scratch / "run.log")
+            _start(stack, command, env, logs / "run.log")
         else:
             env = _env(database_url, REDIS, queue)
-            subprocess.run([FITSFLOW, "db", "upgrade"], env=env, check=True, capture_output=True)
             command = [FITSFLOW, "watch", "--watch", str(root)]
-            _start(stack, command, env, scratch / "watch.log")
+            _start(stack, command, env, logs / "watch.log")
             for n in range(PROCESSES):  # one process each, as on two hosts
                 command = [FITSFLOW, "worker", "--processes", "1"]
-                _start(stack, command, env, scratch / f"w{n}.log")
+                _start(stack, command, env, logs / f"w{n}.log")
         time.sleep(4)  # start-up (imports, schema check, first scan)
-        closed = _drop(root, files, None, 0)
-        done = _wait_all(database_url, len(files), 600)
-        first_close = min(closed.values())
-        last_commit = max(done[p] for p in closed)
-        closed_steady = _drop(root, steady, rate, len(files))
-        done = _wait_all(database_url, len(files) + len(steady), 600)
-    latencies = [done[p] - t for p, t in closed_steady.items()]
-    return {
-        "throughput_files_per_second": round(len(files) / (last_commit - first_close), 1),
-        "steady_rate": rate,
-        "steady_files": len(steady),
-        "latency_p50_ms": round(statistics.median(latencies) * 1000, 1),
-        "latency_p95_ms": round(_percentile(latencies, 95) * 1000, 1),
-        "latency_max_ms": round(max(latencies) * 1000, 1),
-    }
+        closed = _drop(root, files, None, "bench")
+        done = _wait_all(database_url, root, set(closed), 600)
+        figures: dict[str, Any] = {
+            "files_per_second": len(files) / (max(done[p] for p in closed) - min(closed.values()))
+        }
+        if steady:
+            closed = _drop(root, steady, rate, "steady")
+            done = _wait_all(database_url, root, set(closed), 600)
+            latencies = [done[p] - t for p, t in closed.items()]
+            figures.update(
+                steady_rate=rate,
+                steady_files=len(steady),
+                latency_p50_ms=round(statistics.median(latencies) * 1000, 1),
+                latency_p95_ms=round(_percentile(latencies, 95) * 1000, 1),
+                latency_max_ms=round(max(latencies) * 1000, 1),
+            )
+    return figures
 
 
 READY = b"Worker process is ready for action."
@@ -238,16 +253,23 @@ def _wait_ready(
         time.sleep(0.1)
 
 
-def measure(mode: str, files: int, rate: float, seconds: float) -> dict[str, Any]:
-    """Throughput against the baselines, and latency, of one mode: a flat dict of figures."""
-    corpus = [
-        sample_bytes(i, SampleKind.IMAGE, rng_for(101, i))
-        for i in range(files + int(rate * seconds))
+#: The contestants of one repetition, in the order of the first; it rotates.
+CONTESTANTS = ("fitsflow", "empty", "straightforward")
+
+
+def measure(mode: str, files: int, rate: float, seconds: float, repetitions: int) -> dict[str, Any]:
+    """Throughput against the baselines, and latency, of one mode: a flat dict of figures.
+
+    Every repetition times fitsflow and both baselines once, on a corpus of
+    its own (new bytes: fitsflow would recognise a file it has seen), in an
+    order that rotates from one repetition to the next; the ratios are taken
+    within a repetition. Latency is measured once, in the first repetition.
+    """
+    steady = [
+        sample_bytes(i, SampleKind.IMAGE, rng_for(100, i)) for i in range(int(rate * seconds))
     ]
     with tempfile.TemporaryDirectory(prefix="fitsflow-bench-") as where, ExitStack() as stack:
         scratch = Path(where)
-        root = scratch / "inbox"
-        root.mkdir()
         queue = f"bench-{secrets.token_hex(4)}"
         if mode == "embedded":
             database_url = f"sqlite:///{scratch}/fitsflow.db"
@@ -257,52 +279,84 @@ def measure(mode: str, files: int, rate: float, seconds: float) -> dict[str, Any
             _psql(f'CREATE DATABASE "{name}"')
             stack.callback(lambda: _psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             database_url = baseline_database = POSTGRES_ADMIN.rsplit("/", 1)[0] + "/" + name
-        fitsflow = _ingest(
-            mode, root, scratch, database_url, queue, corpus[:files], corpus[files:], rate
-        )
-        # fitsflow has stopped: the baselines, on the throughput run's files.
-        paths = scratch / "paths.txt"
-        paths.write_text("".join(f"{root}/bench-{i:07d}.fits\n" for i in range(files)))
-        baselines = {
-            actor: _baseline(actor, mode, paths, scratch, baseline_database, f"{queue}-baseline")
-            for actor in ("empty", "straightforward")
-        }
-    ours = fitsflow["throughput_files_per_second"]
-    empty = files / baselines["empty"]["seconds"]
-    plain = files / baselines["straightforward"]["seconds"]
+            env = _env(database_url, REDIS, queue)
+            subprocess.run([FITSFLOW, "db", "upgrade"], env=env, check=True, capture_output=True)
+        rates: dict[str, list[float]] = {contestant: [] for contestant in CONTESTANTS}
+        latency: dict[str, Any] = {}
+        for repetition in range(repetitions):
+            corpus = [
+                sample_bytes(i, SampleKind.IMAGE, rng_for(101 + repetition, i))
+                for i in range(files)
+            ]
+            # The baselines read the same bytes from files of their own.
+            originals = scratch / f"files-{repetition}"
+            originals.mkdir()
+            paths = scratch / f"paths-{repetition}.txt"
+            paths.write_text("".join(f"{p}\n" for p in _drop(originals, corpus, None, "bench")))
+            shift = repetition % len(CONTESTANTS)
+            for contestant in CONTESTANTS[shift:] + CONTESTANTS[:shift]:
+                if contestant == "fitsflow":
+                    root = scratch / f"inbox-{repetition}"
+                    root.mkdir()
+                    figures = _ingest(
+                        mode, root, scratch, database_url, queue, corpus,
+                        [] if latency else steady, rate,
+                    )  # fmt: skip
+                    rates["fitsflow"].append(figures.pop("files_per_second"))
+                    latency = latency or figures
+                else:
+                    figures = _baseline(
+                        contestant, mode, paths, scratch, baseline_database, f"{queue}-baseline"
+                    )
+                    rates[contestant].append(files / figures["seconds"])
+    ours = rates["fitsflow"]
     return {
         "mode": mode,
         "files": files,
+        "repetitions": repetitions,
         "processes": 1 if mode == "embedded" else PROCESSES,
         "threads": THREADS,
-        "throughput_files_per_second": ours,
-        "empty_messages_per_second": round(empty, 1),
-        "straightforward_files_per_second": round(plain, 1),
-        "ratio_to_empty": round(ours / empty, 3),
-        "ratio_to_straightforward": round(ours / plain, 3),
-        "baseline_send_seconds": {
-            actor: round(figures["send_seconds"], 3) for actor, figures in baselines.items()
-        },
-        **{k: v for k, v in fitsflow.items() if k != "throughput_files_per_second"},
+        "fitsflow_files_per_second": _spread(ours, 1),
+        "empty_messages_per_second": _spread(rates["empty"], 1),
+        "straightforward_files_per_second": _spread(rates["straightforward"], 1),
+        "fitsflow_to_empty": _spread([a / b for a, b in zip(ours, rates["empty"], strict=True)], 3),
+        "fitsflow_to_straightforward": _spread(
+            [a / b for a, b in zip(ours, rates["straightforward"], strict=True)], 3
+        ),
+        **latency,
     }
+
+
+def _spread(samples: list[float], digits: int) -> dict[str, Any]:
+    """Median, low, high and the samples, rounded: what the JSON keeps of a figure."""
+    spread = Spread.of([round(sample, digits) for sample in samples])
+    return {**asdict(spread), "samples": list(spread.samples)}
 
 
 def run(quick: bool) -> Result:
     """The harness's entry point: both modes (embedded only when ``quick``)."""
     if quick:
-        runs = [measure("embedded", 100, 20.0, 3.0)]
+        runs = [measure("embedded", 100, 20.0, 3.0, 1)]
     else:
-        runs = [measure(mode, 2000, 50.0, 20.0) for mode in ("embedded", "distributed")]
+        runs = [measure(mode, 2000, 50.0, 20.0, 3) for mode in ("embedded", "distributed")]
     return _result(runs, "python -m bench e2e" + (" --quick" if quick else ""), quick)
 
 
 GOALS = {"embedded": "≥ 1,500 files/s", "distributed": "≥ 2,000 files/s, ≥ 50% of empty"}
 
 
+def _text(figure: dict[str, Any], form: str, unit: str = "") -> str:
+    """``median (low–high)`` of one figure, each formatted with ``form``."""
+    median, low, high = (format(figure[key], form) for key in ("median", "low", "high"))
+    return median + unit + ("" if low == high else f" ({low}–{high})")
+
+
 def _result(runs: list[dict[str, Any]], command: str, quick: bool) -> Result:
+    counts = sorted({r["repetitions"] for r in runs})
+    repetitions = f"{', '.join(map(str, counts))} repetition{'' if counts == [1] else 's'}"
     throughput = Table(
-        "End to end, throughput: fitsflow against an empty actor (the queue's ceiling) "
-        "and a straightforward actor, same broker and worker settings, same run",
+        "End to end, throughput: fitsflow against an empty actor (the queue's ceiling) and a "
+        f"straightforward actor — median (min–max) of {repetitions}",
         ["mode", "workers", "files", "fitsflow files/s", "empty actor msgs/s", "fitsflow ÷ empty",
          "straightforward files/s", "fitsflow ÷ straightforward", "goal"],
         [
@@ -310,11 +364,11 @@ def _result(runs: list[dict[str, Any]], command: str, quick: bool) -> Result:
                 r["mode"],
                 f"{r['processes']} × {r['threads']} threads",
                 str(r["files"]),
-                f"{r['throughput_files_per_second']:,}",
-                f"{r['empty_messages_per_second']:,}",
-                f"{r['ratio_to_empty']:.0%}",
-                f"{r['straightforward_files_per_second']:,}",
-                f"{r['ratio_to_straightforward']:.2f}×",
+                _text(r["fitsflow_files_per_second"], ",.0f"),
+                _text(r["empty_messages_per_second"], ",.0f"),
+                _text(r["fitsflow_to_empty"], ".0%"),
+                _text(r["straightforward_files_per_second"], ",.0f"),
+                _text(r["fitsflow_to_straightforward"], ".2f", "×"),
                 GOALS[r["mode"]],
             ]
             for r in runs
@@ -322,12 +376,13 @@ def _result(runs: list[dict[str, Any]], command: str, quick: bool) -> Result:
         [
             "fitsflow: first file closed in the watched root → last product committed "
             "(watcher, outbox, queue, ingest actor)",
-            "baselines (bench/baseline_actors.py), after fitsflow has stopped: one message per "
-            "file sent as fast as possible, first send → queue drained (broker.join: every "
+            "baselines (bench/baseline_actors.py), same broker and worker settings: one message "
+            "per file sent as fast as possible, first send → queue drained (broker.join: every "
             "message acknowledged); embedded: memory broker, worker threads in one process",
             "empty actor: does nothing; straightforward actor: astropy getheader + one INSERT "
             "(PostgreSQL / SQLite) per message, one connection per process",
-            "single run per mode",
+            "each repetition runs the three one after the other (order rotating) on new files; "
+            "ratios are taken within a repetition",
         ],
     )  # fmt: skip
     latency = Table(
@@ -343,7 +398,7 @@ def _result(runs: list[dict[str, Any]], command: str, quick: bool) -> Result:
             ]
             for r in runs
         ],
-        ["single run per mode"],
+        ["one run per mode (in the first repetition)"],
     )
     return Result("e2e", "End to end", command, quick, [throughput, latency], data={"runs": runs})
 
@@ -356,21 +411,21 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=2000)
     parser.add_argument("--rate", type=float, default=50.0)
     parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--repetitions", type=int, default=3)
     args = parser.parse_args()
     modes = ["embedded", "distributed"] if args.mode == "both" else [args.mode]
-    runs = [measure(mode, args.files, args.rate, args.seconds) for mode in modes]
+    runs = [measure(mode, args.files, args.rate, args.seconds, args.repetitions) for mode in modes]
     command = "python -m bench.e2e " + " ".join(sys.argv[1:])
     from bench.__main__ import report
 
     report(_result(runs, command.strip(), quick=False), RESULTS)
     for r in runs:
         print(
-            f"{r['mode']:<12} fitsflow {r['throughput_files_per_second']:>8} files/s = "
-            f"{r['ratio_to_empty']:.0%} of empty ({r['empty_messages_per_second']} msgs/s), "
-            f"{r['ratio_to_straightforward']:.2f}× straightforward "
-            f"({r['straightforward_files_per_second']} files/s); "
-            f"latency at {r['steady_rate']:g}/s: p50 {r['latency_p50_ms']} ms, "
-            f"p95 {r['latency_p95_ms']} ms"
+            f"{r['mode']:<12} fitsflow {_text(r['fitsflow_files_per_second'], ',.0f')} files/s"
+            f" = {_text(r['fitsflow_to_empty'], '.0%')} of empty,"
+            f" {_text(r['fitsflow_to_straightforward'], '.2f', '×')} straightforward;"
+            f" latency at {r['steady_rate']:g}/s: p50 {r['latency_p50_ms']} ms,"
+            f" p95 {r['latency_p95_ms']} ms"
         )
 
 
