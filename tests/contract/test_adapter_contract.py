@@ -27,6 +27,7 @@ from pipeline.errors import (
     PoolExhausted,
     SerializationFailure,
 )
+from pipeline.repositories.batching import in_list
 from tests.support.databases import (
     ONLY_POSTGRESQL,
     SilencingProxy,
@@ -469,3 +470,22 @@ async def test_a_schema_change_by_another_session_is_survived(empty_database_url
             await other.execute("ALTER TABLE items ADD COLUMN extra INTEGER")
         rows = await database.run_in_transaction(lambda tx: tx.fetch_all("SELECT * FROM items"))
         assert rows[0]["extra"] is None
+
+
+@ONLY_POSTGRESQL
+async def test_statements_are_planned_afresh_at_every_execution(empty_database_url: str) -> None:
+    # A generic plan kept from when a table was small would still scan it
+    # whole once it has grown (see PLAN_CACHE_MODE in pipeline.db.postgres).
+    async with opened_database(empty_database_url, pool_max_size=1) as database:
+        await create_tables(database)
+        placeholders, params = in_list("p", [f"name{i}" for i in range(20)])
+        async with database.connection() as conn:
+            assert await conn.fetch_value("SHOW plan_cache_mode") == "force_custom_plan"
+            for _ in range(10):
+                await conn.fetch_all(f"SELECT id FROM items WHERE name IN ({placeholders})", params)
+            plans = await conn.fetch_one(
+                "SELECT generic_plans, custom_plans FROM pg_prepared_statements"
+                " WHERE statement LIKE 'SELECT id FROM items WHERE name IN (%'"
+            )
+    assert plans is not None
+    assert (plans["generic_plans"], plans["custom_plans"]) == (0, 10)
