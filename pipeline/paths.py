@@ -1,9 +1,16 @@
 """Resolving and opening candidate files without being fooled by them.
 
 A path is resolved through every symlink and must land inside one of the
-roots it was found under; it is opened without following a final symlink and
-without blocking (a FIFO would otherwise wait for a writer forever), and the
-open descriptor — not the name — is checked to be a regular file.
+roots it was found under; it is opened without blocking (a FIFO would
+otherwise wait for a writer forever), and the open descriptor — not the name
+— is checked to be a regular file.
+
+:func:`open_within` (the reader's way in) opens first and asks the kernel
+where the open descriptor lives (``/proc/self/fd``): one ``readlink``
+instead of an ``lstat`` per path component, and what is checked against the
+roots is the very file that is read, not a name that could be swapped in
+between. Only a regular file is ever opened; anything else is judged by
+name (:func:`resolve_within`) without opening it.
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ from pathlib import Path
 
 from pipeline.errors import FileMissing, FileUnreadable, NotRegularFile, OutsideRoot
 
-__all__ = ["is_within", "open_regular", "resolve_within"]
+__all__ = ["is_within", "open_regular", "open_within", "resolve_within"]
 
 _OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
 
@@ -51,11 +58,60 @@ def resolve_within(path: str | os.PathLike[str], roots: Sequence[Path] | None) -
     return resolved
 
 
+def open_within(
+    path: str | os.PathLike[str], roots: Sequence[Path] | None
+) -> tuple[io.FileIO, os.stat_result]:
+    """Open the regular file at ``path`` if it resolves inside ``roots``.
+
+    Exactly ``open_regular(resolve_within(path, roots))`` — the same errors,
+    the same precedence (a path escaping its roots is OutsideRoot even when
+    it names a FIFO) — which is also what it falls back to for anything but
+    a plain regular file whose descriptor the kernel can name.
+    """
+    try:
+        status = os.stat(path)
+    except OSError:
+        status = None
+    if status is None or not stat.S_ISREG(status.st_mode):
+        return open_regular(resolve_within(path, roots))  # judged by name, never opened
+    file, opened = _open_descriptor(path, _OPEN_FLAGS & ~os.O_NOFOLLOW)
+    if (opened.st_dev, opened.st_ino) == (status.st_dev, status.st_ino) and (
+        roots is None or _opened_within(file, roots)
+    ):
+        return file, opened
+    file.close()  # swapped since stat, outside the roots, or no /proc: by name
+    return open_regular(resolve_within(path, roots))
+
+
+def _opened_within(file: io.FileIO, roots: Sequence[Path]) -> bool:
+    try:
+        where = os.readlink(f"/proc/self/fd/{file.fileno()}")
+    except OSError:
+        return False
+    return any(is_within(Path(where), root) for root in roots)
+
+
 def open_regular(path: Path) -> tuple[io.FileIO, os.stat_result]:
     """Open ``path`` for reading; NotRegularFile for FIFOs, devices, directories."""
     try:
         _require_regular(path, path.stat(follow_symlinks=False))
-        descriptor = os.open(path, _OPEN_FLAGS)
+    except FileNotFoundError as error:
+        raise FileMissing(f"{path} does not exist", details={"path": str(path)}) from error
+    except PermissionError as error:
+        raise FileUnreadable(
+            f"{path} cannot be read: permission denied", details={"path": str(path)}
+        ) from error
+    except OSError as error:
+        raise FileUnreadable(
+            f"{path} cannot be opened: {error}", details={"path": str(path)}
+        ) from error
+    return _open_descriptor(path, _OPEN_FLAGS)
+
+
+def _open_descriptor(path: str | os.PathLike[str], flags: int) -> tuple[io.FileIO, os.stat_result]:
+    """``os.open`` with the errors translated; the descriptor checked to be a regular file."""
+    try:
+        descriptor = os.open(path, flags)
     except FileNotFoundError as error:
         raise FileMissing(f"{path} does not exist", details={"path": str(path)}) from error
     except PermissionError as error:
@@ -68,7 +124,7 @@ def open_regular(path: Path) -> tuple[io.FileIO, os.stat_result]:
         ) from error
     status = os.fstat(descriptor)
     try:
-        _require_regular(path, status)  # the name may have been swapped since stat()
+        _require_regular(Path(path), status)  # the name may have been swapped since stat()
     except NotRegularFile:
         os.close(descriptor)
         raise

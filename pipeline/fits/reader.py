@@ -32,7 +32,7 @@ from pipeline.fits.model import FitsFile, Hdu, ReadWarning
 from pipeline.fits.sniff import sniff
 from pipeline.fits.source import ByteSource, Deadline, GzipSource, PlainSource, RawChunks
 from pipeline.fits.structure import BLOCK_SIZE, HduLayout, describe_hdu, first_values
-from pipeline.paths import open_regular, resolve_within
+from pipeline.paths import open_within
 from pipeline.settings import ReaderSettings
 
 __all__ = ["read_fits"]
@@ -49,8 +49,7 @@ def read_fits(
     Raises the permanent errors of :mod:`pipeline.errors` for bad input and
     ``FileNotComplete`` when the file changes while it is read.
     """
-    resolved = resolve_within(path, roots)
-    file, before = open_regular(resolved)
+    file, before = open_within(path, roots)
     with file:
         try:
             compression, raw, hdus, notes = _read_open_file(file, before, limits, str(path))

@@ -15,7 +15,7 @@ import io
 import os
 import random
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -23,7 +23,7 @@ from astropy.io import fits
 
 from pipeline.errors import EmptyFile, FileNotComplete, OutsideRoot, TruncatedFits, is_transient
 from pipeline.fits import FitsFile, read_fits
-from pipeline.paths import open_regular
+from pipeline.paths import open_within
 from pipeline.samples import ALL_KINDS, SampleKind, rng_for, sample_bytes, write_corpus
 from pipeline.settings import ReaderSettings
 
@@ -165,13 +165,15 @@ def test_multi_member_gzip_and_zero_padding(tmp_path: Path) -> None:
 def _growing(monkeypatch: pytest.MonkeyPatch, extra: bytes) -> None:
     """Append ``extra`` to each file right after the reader has opened it."""
 
-    def open_then_grow(path: Path) -> tuple[io.FileIO, os.stat_result]:
-        opened = open_regular(path)
-        with path.open("ab") as writer:
+    def open_then_grow(
+        path: Path, roots: Sequence[Path] | None
+    ) -> tuple[io.FileIO, os.stat_result]:
+        opened = open_within(path, roots)
+        with open(path, "ab") as writer:
             writer.write(extra)
         return opened
 
-    monkeypatch.setattr("pipeline.fits.reader.open_regular", open_then_grow)
+    monkeypatch.setattr("pipeline.fits.reader.open_within", open_then_grow)
 
 
 @pytest.mark.parametrize(
