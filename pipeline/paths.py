@@ -88,7 +88,14 @@ def _opened_within(file: io.FileIO, roots: Sequence[Path]) -> bool:
         where = os.readlink(f"/proc/self/fd/{file.fileno()}")
     except OSError:
         return False
-    return any(is_within(Path(where), root) for root in roots)
+    # Strings, not Paths: both sides are absolute and normalised (the kernel's
+    # name for the descriptor; resolved roots), and this runs for every file.
+    return any(where == str(root) or where.startswith(_as_prefix(root)) for root in roots)
+
+
+def _as_prefix(root: Path) -> str:
+    text = str(root)
+    return text if text.endswith(os.sep) else text + os.sep
 
 
 def open_regular(path: Path) -> tuple[io.FileIO, os.stat_result]:
@@ -124,7 +131,7 @@ def _open_descriptor(path: str | os.PathLike[str], flags: int) -> tuple[io.FileI
         ) from error
     status = os.fstat(descriptor)
     try:
-        _require_regular(Path(path), status)  # the name may have been swapped since stat()
+        _require_regular(path, status)  # the name may have been swapped since stat()
     except NotRegularFile:
         os.close(descriptor)
         raise
@@ -132,7 +139,7 @@ def _open_descriptor(path: str | os.PathLike[str], flags: int) -> tuple[io.FileI
     return io.FileIO(descriptor, "rb", closefd=True), status
 
 
-def _require_regular(path: Path, status: os.stat_result) -> None:
+def _require_regular(path: str | os.PathLike[str], status: os.stat_result) -> None:
     if not stat.S_ISREG(status.st_mode):
         kind = _describe(status.st_mode)
         raise NotRegularFile(

@@ -144,3 +144,14 @@ def test_without_proc_the_name_is_resolved_instead(
     roots = [root.resolve()]
     for name in ("inside.fits", "chain.fits", "escape.fits", "out-dir/outside.fits"):
         assert _outcome(_fast, root / name, roots) == _outcome(_by_name, root / name, roots)
+
+
+def test_a_root_is_a_directory_not_a_name_prefix(tree: tuple[Path, Path], tmp_path: Path) -> None:
+    root, _ = tree
+    sibling = tmp_path / "root-sibling"  # shares the root's name as a prefix
+    sibling.mkdir()
+    (sibling / "x.fits").write_bytes(b"x")
+    with pytest.raises(OutsideRoot):
+        open_within(sibling / "x.fits", [root.resolve()])
+    file, _ = open_within(sibling / "x.fits", [Path("/")])  # the filesystem root holds all
+    file.close()
