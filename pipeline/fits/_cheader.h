@@ -17,8 +17,12 @@ int fitsflow_all_printable(const unsigned char *data, Py_ssize_t n);
 /* The module's functions defined in _cheader.c. */
 PyObject *fitsflow_scan_blocks(PyObject *module, PyObject *data);
 PyObject *fitsflow_first_values(PyObject *module, PyObject *cards);
+PyObject *fitsflow_card_rows(PyObject *module, PyObject *cards);
+PyObject *fitsflow_header_object(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
 
 extern const char fitsflow_scan_blocks_doc[];
 extern const char fitsflow_first_values_doc[];
+extern const char fitsflow_card_rows_doc[];
+extern const char fitsflow_header_object_doc[];
 
 #endif

@@ -791,6 +791,9 @@ static PyMethodDef methods[] = {
     {"tokenize", (PyCFunction)(void (*)(void))tokenize, METH_FASTCALL, tokenize_doc},
     {"scan_blocks", fitsflow_scan_blocks, METH_O, fitsflow_scan_blocks_doc},
     {"first_values", fitsflow_first_values, METH_O, fitsflow_first_values_doc},
+    {"card_rows", fitsflow_card_rows, METH_O, fitsflow_card_rows_doc},
+    {"header_object", (PyCFunction)(void (*)(void))fitsflow_header_object, METH_FASTCALL,
+     fitsflow_header_object_doc},
     {NULL, NULL, 0, NULL},
 };
 

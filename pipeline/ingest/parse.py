@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,6 +11,7 @@ from typing import Any
 from pipeline import metrics
 from pipeline.extract import ProductFields, extract_fields, hdu_footprint
 from pipeline.fits import Card, FitsFile, Hdu, ReadWarning, read_fits
+from pipeline.fits.native import native
 from pipeline.repositories.products import FIELD_COLUMNS, NewHdu, NewProduct
 from pipeline.settings import ReaderSettings
 
@@ -92,11 +93,11 @@ def _hdu_row(hdu: Hdu, fields: ProductFields) -> NewHdu:
         checksum_status=hdu.checksum,
         footprint=[list(corner) for corner in footprint] if footprint else None,
         header=header_object(hdu.cards),
-        cards=_card_rows(hdu.cards),
+        cards=card_rows(hdu.cards),
     )
 
 
-def header_object(cards: Sequence[Card]) -> dict[str, Any]:
+def header_object_python(cards: Sequence[Card]) -> dict[str, Any]:
     """Keyword → value (first occurrence), COMMENT/HISTORY as lists: for queries."""
     header: dict[str, Any] = {}
     # Cards unpacked as the tuples they are: a thousand-card header makes
@@ -112,9 +113,25 @@ def header_object(cards: Sequence[Card]) -> dict[str, Any]:
     return header
 
 
-def _card_rows(cards: Sequence[Card]) -> list[list[Any]]:
+def card_rows_python(cards: Sequence[Card]) -> list[list[Any]]:
     """``[keyword, value, comment]`` per card, ``raw`` appended when kept."""
     return [
         [keyword, value, comment] if raw is None else [keyword, value, comment, raw]
         for keyword, value, comment, raw in cards
     ]
+
+
+# The compiled twins (pipeline/fits/_cheader.c) when built: the same rows,
+# the same dict in the same order, without a trip through the interpreter
+# per card (a sixth of parse_file's time for a 100-card image).
+_compiled_header_object = None if native is None else native.header_object
+card_rows: Callable[[Sequence[Card]], list[list[Any]]] = (
+    card_rows_python if native is None else native.card_rows
+)
+
+
+def header_object(cards: Sequence[Card]) -> dict[str, Any]:
+    """Keyword → value (first occurrence), COMMENT/HISTORY as lists: for queries."""
+    if _compiled_header_object is None:
+        return header_object_python(cards)
+    return _compiled_header_object(cards, _LISTED_KEYWORDS)

@@ -6,7 +6,8 @@ image and warning — on generated headers, on every sample kind and on every
 header of astropy's own test files, and checks the extension's contract:
 argument checking, the pieces it declines, no leaked references. The
 reader's helpers (``scan_blocks``, ``first_values``) are compared with their
-twins in ``header_blocks.py`` and ``structure.py`` too.
+twins in ``header_blocks.py`` and ``structure.py`` too, and the row shaping
+(``card_rows``, ``header_object``) with its twins in ``ingest/parse.py``.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from pipeline.fits.card import Card
 from pipeline.fits.cards import TOKENIZERS, parse_cards
 from pipeline.fits.header_blocks import scan_blocks_python
 from pipeline.fits.structure import first_values_python
+from pipeline.ingest.parse import _LISTED_KEYWORDS, card_rows_python, header_object_python
 from pipeline.samples import SampleKind, rng_for, write_sample
 from tests.unit.test_cards_property import EDGE_VALUES, card_groups
 
@@ -346,3 +348,87 @@ def test_first_values_survives_a_list_changed_under_it() -> None:
     cards.extend([("K", 1), ("K", 2), (Meddling("K"), 3)])
     values = _ctokenizer.first_values(cards)
     assert cards == [] and len(values) == 1 and list(values.values()) == [2]
+
+
+# --- row shaping: card_rows and header_object --------------------------------
+
+ROW_CARDS = st.lists(
+    st.builds(
+        Card,
+        st.sampled_from(["A", "B", "", "COMMENT", "HISTORY", "HIERARCH ESO X", "DATE-OBS"]),
+        st.one_of(st.none(), st.integers(), st.floats(), st.text(max_size=5), st.booleans()),
+        st.text(max_size=5),
+        st.one_of(st.none(), st.text(min_size=1, max_size=80)),
+    ),
+    max_size=40,
+)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(ROW_CARDS)
+def test_card_rows_and_header_object_are_their_python_twins(cards: list[Card]) -> None:
+    for container in (cards, tuple(cards)):
+        rows = _ctokenizer.card_rows(container)
+        assert repr(rows) == repr(card_rows_python(container))  # NaN and -0.0 alike
+        header = _ctokenizer.header_object(container, _LISTED_KEYWORDS)
+        reference = header_object_python(container)
+        assert repr(header) == repr(reference)
+        assert list(header) == list(reference)  # the same key order too
+
+
+@pytest.mark.parametrize("kind", list(SampleKind))
+def test_row_shaping_of_every_sample_kind_is_the_python_one(
+    kind: SampleKind, tmp_path: Path
+) -> None:
+    from pipeline.fits import read_fits
+    from pipeline.settings import ReaderSettings
+
+    path = write_sample(tmp_path, 0, kind, rng_for(11, 0))
+    for hdu in read_fits(path, ReaderSettings()).hdus:
+        assert repr(_ctokenizer.card_rows(hdu.cards)) == repr(card_rows_python(hdu.cards))
+        header = _ctokenizer.header_object(hdu.cards, _LISTED_KEYWORDS)
+        assert repr(header) == repr(header_object_python(hdu.cards))
+
+
+def test_row_shaping_refuses_what_is_not_cards() -> None:
+    for bad in ([("A", 1, "")], ["not a card"], 5):
+        with pytest.raises(TypeError):
+            _ctokenizer.card_rows(bad)  # type: ignore[arg-type]
+        with pytest.raises(TypeError):
+            _ctokenizer.header_object(bad, _LISTED_KEYWORDS)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        _ctokenizer.header_object([], ["COMMENT"])  # type: ignore[arg-type]
+
+
+def test_header_object_survives_a_list_changed_under_it() -> None:
+    """A keyword whose __eq__ empties the list being read: no crash, no stale read."""
+    cards: list[Any] = []
+
+    class Meddling(str):
+        def __hash__(self) -> int:
+            return hash("K")
+
+        def __eq__(self, other: object) -> bool:
+            cards.clear()
+            return str.__eq__(self, other)
+
+    cards.extend([("K", 1, "", None), (Meddling("K"), 2, "", None), ("K", 3, "", None)])
+    header = _ctokenizer.header_object(cards, _LISTED_KEYWORDS)
+    assert cards == [] and header == {"K": 1}
+
+
+def test_row_shaping_leaks_nothing() -> None:
+    cards = [Card("A", 1.5, "c"), Card("COMMENT", "x", ""), Card("B", "t", "", "B = t")] * 50
+    for _ in range(200):  # warm up caches and free lists
+        _ctokenizer.card_rows(cards)
+        _ctokenizer.header_object(cards, _LISTED_KEYWORDS)
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    for _ in range(2000):
+        _ctokenizer.card_rows(cards)
+        _ctokenizer.header_object(cards, _LISTED_KEYWORDS)
+    gc.collect()
+    grown = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    assert grown < 64 * 1024
