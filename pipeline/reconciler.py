@@ -82,11 +82,19 @@ class Reconciler:
     async def run_once(self, now: datetime | None = None) -> int:
         """One pass over the unfinished jobs; returns how many were sent again."""
         moment = now or utc_now()
+        stale_before = moment - timedelta(seconds=self.settings.stale_after_seconds)
         resent = 0
         after_id = 0
         while True:
             async with self.db.transaction(write=False) as tx:
-                page = await jobs.unfinished_jobs(tx, after_id, _PAGE)
+                page = await jobs.due_unfinished_jobs(
+                    tx,
+                    after_id,
+                    _PAGE,
+                    now=moment,
+                    stale_before=stale_before,
+                    never_sent_before=moment - NEVER_SENT_GRACE,
+                )
             if not page:
                 break
             after_id = page[-1].id

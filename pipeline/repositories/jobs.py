@@ -16,6 +16,7 @@ from pipeline.repositories.batching import chunks, in_list
 __all__ = [
     "NewJob",
     "claim_job",
+    "due_unfinished_jobs",
     "finish_attempt",
     "finish_attempts_succeeded",
     "finish_open_attempts",
@@ -106,6 +107,17 @@ RELEASE_ORPHANS_SQL = (
 SELECT_UNFINISHED_SQL = (
     "SELECT * FROM jobs WHERE state IN ('queued', 'running', 'retrying') AND id > :after_id"
     " ORDER BY id LIMIT :limit"
+)
+# The reconciler's look-up: only unfinished jobs that may be lost, by the
+# same rules as Reconciler._is_lost (which still decides), so a burst of
+# thousands of freshly queued jobs is not turned into records every round.
+SELECT_DUE_UNFINISHED_SQL = (
+    "SELECT * FROM jobs WHERE id > :after_id AND ("
+    "(state = 'queued' AND enqueued_at IS NULL AND created_at < :never_sent_before)"
+    " OR (state = 'queued' AND enqueued_at < :stale_before)"
+    " OR (state = 'running' AND lease_expires_at < :now)"
+    " OR (state = 'retrying' AND (next_attempt_at IS NULL OR next_attempt_at < :stale_before))"
+    ") ORDER BY id LIMIT :limit"
 )
 SELECT_PENDING_FOR_FILE_SQL = (
     "SELECT id FROM jobs WHERE path = :path AND state IN ('queued', 'running', 'retrying')"
@@ -316,6 +328,32 @@ async def release_orphans(conn: Connection, now: datetime) -> int:
 async def unfinished_jobs(conn: Connection, after_id: int, limit: int) -> list[Job]:
     """Queued, running and retrying jobs with ids above ``after_id``, oldest first."""
     rows = await conn.fetch_all(SELECT_UNFINISHED_SQL, {"after_id": after_id, "limit": limit})
+    return [Job.from_row(row) for row in rows]
+
+
+async def due_unfinished_jobs(
+    conn: Connection,
+    after_id: int,
+    limit: int,
+    *,
+    now: datetime,
+    stale_before: datetime,
+    never_sent_before: datetime,
+) -> list[Job]:
+    """Unfinished jobs above ``after_id`` that may have lost their message, oldest first.
+
+    Queued and never sent before ``never_sent_before``; queued and sent
+    before ``stale_before``; running with a lease expired at ``now``;
+    retrying with no next attempt or one due before ``stale_before``.
+    """
+    params = {
+        "after_id": after_id,
+        "limit": limit,
+        "now": now,
+        "stale_before": stale_before,
+        "never_sent_before": never_sent_before,
+    }
+    rows = await conn.fetch_all(SELECT_DUE_UNFINISHED_SQL, params)
     return [Job.from_row(row) for row in rows]
 
 
