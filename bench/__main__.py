@@ -24,7 +24,7 @@ from bench.docs import DOCS, write_docs
 from bench.harness import Result, render_table
 
 #: Every benchmark, in the order they run and appear in the docs.
-BENCHMARKS = ("headers", "e2e")
+BENCHMARKS = ("headers", "e2e", "scale")
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
