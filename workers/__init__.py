@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import structlog
 
+from pipeline.collector import tune_collector
 from pipeline.logs import configure_logging
 from pipeline.settings import load_settings
 from workers.runtime import current, install
@@ -24,4 +25,5 @@ if not structlog.is_configured():  # a fitsflow command importing this has set i
     configure_logging(_settings.logging.level, _settings.logging.format)
 runtime = install(_settings)
 broker = runtime.broker
+tune_collector()  # each worker process imports this package once, at start
 _ = current

@@ -17,6 +17,7 @@ import typer
 
 from pipeline.cli.common import ConfigOption, DatabaseUrlOption, load, reports_errors
 from pipeline.cli.state import configure_for
+from pipeline.collector import tune_collector
 from pipeline.db import Database, open_database
 from pipeline.db.migrate import ensure_schema, require_schema
 from pipeline.errors import DatabaseUnavailable, ValidationError
@@ -126,6 +127,7 @@ async def _run_embedded(settings: Settings) -> None:
     from workers.probe import AdapterProbe
     from workers.runtime import install
 
+    tune_collector()
     stop = asyncio.Event()
     _stop_on_signals(stop)
     async with _connected(settings) as database:
@@ -214,6 +216,7 @@ async def _watch(settings: Settings) -> None:
 
     runtime = install(settings)
     configure_for(settings, service=True)
+    tune_collector()
     stop = asyncio.Event()
     _stop_on_signals(stop)
     async with _connected(settings, pool="watch") as database:
