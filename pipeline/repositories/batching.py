@@ -8,6 +8,7 @@ whatever the number of values.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Sequence
 from typing import Any, TypeVar
 
@@ -30,6 +31,15 @@ def in_list(name: str, values: Sequence[Any], size: int = CHUNK) -> tuple[str, d
     """``(":name0, …", params)`` for at most ``size`` values, padded to ``size``."""
     if len(values) > size:
         raise ValueError(f"{len(values)} values do not fit one list of {size}")
-    padded = [*values, *([None] * (size - len(values)))]
-    params = {f"{name}{index}": value for index, value in enumerate(padded)}
-    return ", ".join(f":{key}" for key in params), params
+    keys, placeholders = _placeholders(name, size)
+    params = dict(zip(keys, values, strict=False))  # the first len(values) keys
+    params.update(dict.fromkeys(keys[len(values) :]))  # the padding: NULLs
+    return placeholders, params
+
+
+@functools.cache
+def _placeholders(name: str, size: int) -> tuple[tuple[str, ...], str]:
+    """The parameter names of a list and its ``:name0, …`` text (made once: every
+    admission and every commit builds lists of these)."""
+    keys = tuple(f"{name}{index}" for index in range(size))
+    return keys, ", ".join(f":{key}" for key in keys)
