@@ -15,10 +15,11 @@ name (:func:`resolve_within`) without opening it.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import stat
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from pipeline.errors import FileMissing, FileUnreadable, NotRegularFile, OutsideRoot
@@ -100,8 +101,16 @@ def _as_prefix(root: Path) -> str:
 
 def open_regular(path: Path) -> tuple[io.FileIO, os.stat_result]:
     """Open ``path`` for reading; NotRegularFile for FIFOs, devices, directories."""
-    try:
+    with _translated(path):
         _require_regular(path, path.stat(follow_symlinks=False))
+    return _open_descriptor(path, _OPEN_FLAGS)
+
+
+@contextlib.contextmanager
+def _translated(path: str | os.PathLike[str]) -> Iterator[None]:
+    """The OSError of a stat or open as FileMissing or FileUnreadable."""
+    try:
+        yield
     except FileNotFoundError as error:
         raise FileMissing(f"{path} does not exist", details={"path": str(path)}) from error
     except PermissionError as error:
@@ -112,23 +121,12 @@ def open_regular(path: Path) -> tuple[io.FileIO, os.stat_result]:
         raise FileUnreadable(
             f"{path} cannot be opened: {error}", details={"path": str(path)}
         ) from error
-    return _open_descriptor(path, _OPEN_FLAGS)
 
 
 def _open_descriptor(path: str | os.PathLike[str], flags: int) -> tuple[io.FileIO, os.stat_result]:
     """``os.open`` with the errors translated; the descriptor checked to be a regular file."""
-    try:
+    with _translated(path):
         descriptor = os.open(path, flags)
-    except FileNotFoundError as error:
-        raise FileMissing(f"{path} does not exist", details={"path": str(path)}) from error
-    except PermissionError as error:
-        raise FileUnreadable(
-            f"{path} cannot be read: permission denied", details={"path": str(path)}
-        ) from error
-    except OSError as error:
-        raise FileUnreadable(
-            f"{path} cannot be opened: {error}", details={"path": str(path)}
-        ) from error
     status = os.fstat(descriptor)
     try:
         _require_regular(path, status)  # the name may have been swapped since stat()

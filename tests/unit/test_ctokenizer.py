@@ -331,9 +331,8 @@ def test_first_values_refuses_what_is_not_cards() -> None:
         _ctokenizer.first_values(5)  # type: ignore[arg-type]
 
 
-def test_first_values_survives_a_list_changed_under_it() -> None:
-    """A key whose __eq__ empties the list being read: no crash, no stale read."""
-    cards: list[Any] = []
+def _meddling_key(cards: list[Any]) -> str:
+    """A key "K" whose __eq__ empties ``cards``: a list changed while C reads it."""
 
     class Meddling(str):
         def __hash__(self) -> int:
@@ -343,9 +342,15 @@ def test_first_values_survives_a_list_changed_under_it() -> None:
             cards.clear()
             return str.__eq__(self, other)
 
+    return Meddling("K")
+
+
+def test_first_values_survives_a_list_changed_under_it() -> None:
+    """A key whose __eq__ empties the list being read: no crash, no stale read."""
+    cards: list[Any] = []
     # Read last first: the meddling key goes in, the next card's look-up
     # calls its __eq__, and the list is empty when the first card is due.
-    cards.extend([("K", 1), ("K", 2), (Meddling("K"), 3)])
+    cards.extend([("K", 1), ("K", 2), (_meddling_key(cards), 3)])
     values = _ctokenizer.first_values(cards)
     assert cards == [] and len(values) == 1 and list(values.values()) == [2]
 
@@ -403,16 +408,7 @@ def test_row_shaping_refuses_what_is_not_cards() -> None:
 def test_header_object_survives_a_list_changed_under_it() -> None:
     """A keyword whose __eq__ empties the list being read: no crash, no stale read."""
     cards: list[Any] = []
-
-    class Meddling(str):
-        def __hash__(self) -> int:
-            return hash("K")
-
-        def __eq__(self, other: object) -> bool:
-            cards.clear()
-            return str.__eq__(self, other)
-
-    cards.extend([("K", 1, "", None), (Meddling("K"), 2, "", None), ("K", 3, "", None)])
+    cards.extend([("K", 1, "", None), (_meddling_key(cards), 2, "", None), ("K", 3, "", None)])
     header = _ctokenizer.header_object(cards, _LISTED_KEYWORDS)
     assert cards == [] and header == {"K": 1}
 
