@@ -34,7 +34,9 @@ from pipeline.errors import NotFound
 __all__ = ["open_router", "router"]
 
 
-def _context(request: Request) -> StatusContext:
+async def _context(request: Request) -> StatusContext:
+    # async: FastAPI runs a plain ``def`` dependency in its thread pool, a
+    # hand-off to another thread and back on every request.
     context: StatusContext = request.app.state.status
     return context
 

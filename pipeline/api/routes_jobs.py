@@ -65,7 +65,9 @@ MAX_BATCH_PAGE = 200
 MAX_EXAMPLES = 20
 
 
-def _context(request: Request) -> StatusContext:
+async def _context(request: Request) -> StatusContext:
+    # async: FastAPI runs a plain ``def`` dependency in its thread pool, a
+    # hand-off to another thread and back on every request.
     context: StatusContext = request.app.state.status
     return context
 

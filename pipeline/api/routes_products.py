@@ -82,7 +82,9 @@ async def _given_once(request: Request) -> None:
 router = APIRouter(dependencies=[Reader, Depends(_given_once)])
 
 
-def _context(request: Request) -> StatusContext:
+async def _context(request: Request) -> StatusContext:
+    # async: FastAPI runs a plain ``def`` dependency in its thread pool, a
+    # hand-off to another thread and back on every request.
     context: StatusContext = request.app.state.status
     return context
 

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import socket
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 
 from pipeline.api import ApiServer, NullBrokerProbe, create_app, serve
 from pipeline.db import open_database
@@ -86,3 +91,40 @@ async def test_port_in_use_is_a_settings_error(app: FastAPI) -> None:
             ApiServer(app, "127.0.0.1", port).listen()
     assert raised.value.details == {"settings": ["api.host", "api.port"]}
     assert f"127.0.0.1:{port}" in raised.value.message
+
+
+def _api_routes(routes: list[Any]) -> Iterator[APIRoute]:
+    """Every APIRoute, also inside included routers (kept apart by newer FastAPI)."""
+    for route in routes:
+        if isinstance(route, APIRoute):
+            yield route
+        elif (included := getattr(route, "original_router", None)) is not None:
+            yield from _api_routes(included.routes)
+
+
+def _calls(dependant: Dependant) -> Iterator[Callable[..., object]]:
+    for dependency in dependant.dependencies:
+        if dependency.call is not None:
+            yield dependency.call
+        yield from _calls(dependency)
+
+
+def _awaited(call: Callable[..., object]) -> bool:
+    return inspect.iscoroutinefunction(call) or inspect.iscoroutinefunction(
+        getattr(call, "__call__", None)  # noqa: B004 - instances with an async __call__
+    )
+
+
+def test_no_endpoint_or_dependency_runs_in_the_thread_pool(app: FastAPI) -> None:
+    """FastAPI hands every plain ``def`` endpoint or dependency to a worker thread and
+    back: a cost on every request (and a wait for a thread under load) for functions
+    that do no blocking work."""
+    routes = list(_api_routes(app.routes))
+    assert any(route.path == "/jobs/{job_id}" for route in routes)
+    sync = {
+        f"{route.path}: {getattr(call, '__qualname__', call)}"
+        for route in routes
+        for call in [route.endpoint, *_calls(route.dependant)]
+        if not _awaited(call)
+    }
+    assert not sync
