@@ -4,6 +4,7 @@
     python -m bench.status_api --rows 100000 --requests 500          # a quicker look
     python -m bench.status_api --database-url postgresql://…/db --keep    # reuse a filled one
     python -m bench.status_api --with-ingest            # also measure while files are ingested
+    python -m bench.status_api --rate 500 --rate-only   # open loop, 500 requests/s, ± ingest
 
 1. creates ``fitsflow_bench_status_<hex>`` on ``FITSFLOW_BENCH_POSTGRES``,
    migrates it (``fitsflow db upgrade``) and fills it (:mod:`bench.status_fill`);
@@ -15,15 +16,24 @@
    request in flight (latency) and once with eight (load); reports
    p50/p95/p99/max latency and requests per second (client and server share
    this machine's cores: the figures include the client's own cost);
-4. ``EXPLAIN (ANALYZE, BUFFERS)`` of each endpoint's statements;
-5. writes ``bench/results/status_api.json``, prints a table, and drops the
-   database (unless ``--keep`` or ``--database-url``).
+4. with ``--rate R``: an open-loop load (:mod:`bench.status_rate`, in its own
+   process) of R requests/s in total, a quarter each of ``/jobs/{id}``,
+   ``/files?path=``, ``/summary`` and a product search, sent on a schedule
+   and timed from each request's due moment, for ``--seconds``; first on the
+   idle catalogue, then while ``fitsflow ingest`` records generated files
+   into the same database (enough of them to outlast the load); per kind
+   p50/p95/p99 against the goal (p95 ≤ 10 ms, p99 ≤ 50 ms);
+5. ``EXPLAIN (ANALYZE, BUFFERS)`` of each endpoint's statements;
+6. writes ``bench/results/status_api.json`` (a :class:`bench.harness.Result`),
+   prints the tables, and drops the database (unless ``--keep`` or
+   ``--database-url``). ``--rate-only`` skips the closed-loop phases.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import random
 import secrets
@@ -35,9 +45,11 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+from bench.harness import Result, Table, render_table
 from bench.status_explain import explain_all
 from bench.status_fill import fill
 from bench.status_load import Endpoint, Measurement, measure, render
+from bench.status_rate import GOAL_P95_MS, GOAL_P99_MS, KindResult
 from pipeline.db import open_database
 from pipeline.settings import DatabaseSettings
 
@@ -143,15 +155,91 @@ def endpoints(rows: int) -> list[Endpoint]:
     ]
 
 
-def _ingest_in_background(stack: ExitStack, url: str, files: int) -> subprocess.Popen[bytes]:
+def _ingest_in_background(
+    stack: ExitStack, url: str, files: int, seed: int = 0
+) -> subprocess.Popen[bytes]:
     directory = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="fitsflow-bench-")))
-    subprocess.run([FITSFLOW, "samples", str(directory), "--count", str(files)], check=True,
-                   capture_output=True)  # fmt: skip
+    subprocess.run([FITSFLOW, "samples", str(directory), "--count", str(files), "--seed",
+                    str(seed)], check=True, capture_output=True)  # fmt: skip
     ingest = subprocess.Popen(
         [FITSFLOW, "ingest", str(directory)], env=_env(url), stdout=subprocess.DEVNULL
     )
     stack.callback(ingest.wait, 600)
     return ingest
+
+
+def _products(url: str) -> int:
+    async def run() -> int:
+        async with open_database(_settings(url)) as database:
+            return int(await database.fetch_value("SELECT count(*) FROM products"))
+
+    return asyncio.run(run())
+
+
+def _open_loop(base: str, args: argparse.Namespace, phase: str) -> dict[str, Any]:
+    """``bench.status_rate`` against ``base`` in its own process; its JSON document."""
+    command = [sys.executable, "-m", "bench.status_rate", "--rows", str(args.rows),
+               "--rate", str(args.rate), "--seconds", str(args.seconds),
+               "--connections", str(args.connections)]  # fmt: skip
+    for url in [base, *args.more_bases]:
+        command += ["--base", url]
+    done = subprocess.run(command, check=True, capture_output=True, text=True)
+    found: dict[str, Any] = json.loads(done.stdout)
+    found["load_average_after"] = [round(load, 2) for load in os.getloadavg()]
+    print(render_table(_rate_table(f"{phase}", found)), flush=True)
+    return found
+
+
+def _measure_rate(stack: ExitStack, url: str, args: argparse.Namespace) -> dict[str, Any]:
+    """The open-loop load on the idle catalogue, then while ``fitsflow ingest`` runs."""
+    found: dict[str, Any] = {"idle": _open_loop(args.base, args, "idle")}
+    before = _products(url)
+    # More files than ingest can record during the load (~250 files/s here when idle).
+    files = int(250 * (args.seconds + 15))
+    ingest = _ingest_in_background(stack, url, files, seed=1)
+    deadline = time.monotonic() + 60
+    while _products(url) == before and time.monotonic() < deadline and ingest.poll() is None:
+        time.sleep(0.2)
+    started, first = time.monotonic(), _products(url)
+    found["with_ingest"] = _open_loop(args.base, args, "with ingest")
+    recorded = _products(url) - first
+    found["ingest"] = {
+        "files_generated": files,
+        "recorded_during_load": recorded,
+        "files_per_second": round(recorded / (time.monotonic() - started), 1),
+        "still_running_at_end": ingest.poll() is None,
+    }
+    ingest.terminate()
+    return found
+
+
+def _rate_table(phase: str, run: dict[str, Any]) -> Table:
+    kinds = [KindResult(**row) for row in run["kinds"]]
+    servers = len(run.get("bases", [])) or 1
+    processes = f", {servers} `fitsflow api` processes" if servers > 1 else ""
+    table = Table(
+        title=f"Open loop, {run['rate']:g} requests/s for {run['seconds']:g} s{processes}, {phase}",
+        columns=["request", "requests", "p50 ms", "p95 ms", "p99 ms", "max ms", "errors",
+                 f"goal (p95 ≤ {GOAL_P95_MS:g}, p99 ≤ {GOAL_P99_MS:g} ms)"],
+    )  # fmt: skip
+    for kind in kinds:
+        table.rows.append(
+            [kind.kind, f"{kind.requests:,}", f"{kind.p50_ms:,.1f}", f"{kind.p95_ms:,.1f}",
+             f"{kind.p99_ms:,.1f}", f"{kind.max_ms:,.1f}", str(kind.errors),
+             "met" if kind.meets_goal() else "missed"]
+        )  # fmt: skip
+    table.notes.append(
+        f"achieved {run['achieved_per_second']:,.0f} answers/s of {run['rate']:g} scheduled, "
+        f"{run['errors']} errors, {run['connections']} connections; client send lag p99 "
+        f"{run['send_lag_p99_ms']:.1f} ms (how late the client itself queued requests); "
+        f"load average after {', '.join(map(str, run.get('load_average_after', [])))}"
+    )
+    table.notes.append(
+        "mix: a quarter each of /jobs/{id} (random existing id), /files?path= (random existing "
+        "path), /summary, and /products?telescope=VLT&start=<night>&end=<next night>&limit=50 "
+        "(a random night: ~500 matches, the first page of 50, ~44 kB)"
+    )
+    return table
 
 
 def _measure_all(
@@ -193,6 +281,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--broker-url", help="redis:// or amqp:// for /summary's queues")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     parser.add_argument("--with-ingest", action="store_true", help="measure again while ingesting")
+    parser.add_argument("--rate", type=float, help="open loop: requests/s, ± ingest (e.g. 500)")
+    parser.add_argument("--seconds", type=float, default=25.0, help="of each open-loop load")
+    parser.add_argument("--connections", type=int, default=64, help="of the open-loop client")
+    parser.add_argument("--rate-only", action="store_true", help="only the open-loop loads")
+    parser.add_argument(
+        "--api-processes", type=int, default=1, help="open loop: `fitsflow api` processes to share"
+    )
     args = parser.parse_args(argv)
     data: dict[str, Any] = {"rows": args.rows, "requests": args.requests}
     data["concurrency"] = args.concurrency
@@ -203,7 +298,18 @@ def main(argv: list[str] | None = None) -> int:
             url = _create(stack, args.keep)
             print(f"filling {url} with {args.rows:,} products and jobs", flush=True)
             data["fill_seconds"] = _fill(url, args.rows)
-        data["idle"] = [m.as_dict() for m in _measure_idle(stack, url, args)]
+        if args.rate_only:
+            args.base = _start_api(stack, url, args.broker_url)
+        else:
+            data["idle"] = [m.as_dict() for m in _measure_idle(stack, url, args)]
+        if args.rate:
+            # More than one process is not a setting of ``fitsflow api`` (one
+            # process, one event loop): this says what a second one would give.
+            args.more_bases = [
+                _start_api(stack, url, args.broker_url) for _ in range(args.api_processes - 1)
+            ]
+            data["api_processes"] = args.api_processes
+            data["rate"] = _measure_rate(stack, url, args)
         if args.with_ingest:
             ingest = _ingest_in_background(stack, url, 3000)
             measured = _measure_all(args.base, args.rows, args)
@@ -216,23 +322,57 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _write(data: dict[str, Any], argv: list[str] | None) -> None:
-    import json
-
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / "status_api.json"
     command = "python -m bench.status_api " + " ".join(argv if argv is not None else sys.argv[1:])
-    document = {"name": "status_api", "command": command.strip(), "data": data}
-    path.write_text(json.dumps(document, indent=2) + "\n")
-    print()
+    tables = []
     for phase in ("idle", "with_ingest"):
         if phase in data:
-            print(f"{phase} ({data['rows']:,} products and jobs):")
-            print(render([Measurement.from_dict(row) for row in data[phase]]))
+            table = Table(
+                title=f"Closed loop, {data['rows']:,} products and jobs, {phase}",
+                columns=["endpoint", "in flight", "requests", "p50 ms", "p95 ms", "p99 ms",
+                         "max ms", "req/s", "errors"],
+            )  # fmt: skip
+            for row in data[phase]:
+                m = Measurement.from_dict(row)
+                table.rows.append(
+                    [m.endpoint, str(m.concurrency), str(m.requests), f"{m.p50_ms:.1f}",
+                     f"{m.p95_ms:.1f}", f"{m.p99_ms:.1f}", f"{m.max_ms:.1f}",
+                     f"{m.requests_per_second:,.0f}", str(m.errors)]
+                )  # fmt: skip
+            tables.append(table)
+    if "rate" in data:
+        rate = data["rate"]
+        tables.append(_rate_table("idle", rate["idle"]))
+        ingest = rate["ingest"]
+        during = _rate_table("while `fitsflow ingest` runs", rate["with_ingest"])
+        during.notes.append(
+            f"ingest recorded {ingest['recorded_during_load']:,} files during the load "
+            f"({ingest['files_per_second']:,.0f} files/s), still running at the end: "
+            f"{ingest['still_running_at_end']}"
+        )
+        tables.append(during)
+        for table in tables[-2:]:
+            missed = [row[0] for row in table.rows if row[-1] == "missed" and row[0] != "all"]
+            table.notes.append(
+                f"goal p95 ≤ {GOAL_P95_MS:g} ms and p99 ≤ {GOAL_P99_MS:g} ms: "
+                + (f"missed by {', '.join(missed)}" if missed else "met by every request kind")
+            )
+    result = Result(
+        name="status_api",
+        title=f"Status endpoint, {data['rows']:,} products and jobs in PostgreSQL",
+        command=command.strip(),
+        quick=False,
+        tables=tables,
+        data=data,
+        notes=[f"load average before {data['load_average_before']}, "
+               f"after {data['load_average_after']}"],
+    )  # fmt: skip
+    from bench.__main__ import report
+
     for name, plans in data["explain"].items():
         print(f"\n{name}:")
         for plan in plans:
             print(f"  {plan['statement']}\n    {plan['summary']}")
-    print(f"\nwrote {path}")
+    report(result, RESULTS)
 
 
 if __name__ == "__main__":
