@@ -25,8 +25,8 @@ timed from the first send until ``broker.join`` sees the queue drained
   (PostgreSQL in the scratch database, or SQLite), files/s; the row count is
   checked afterwards.
 
-A repetition times fitsflow and both baselines once each, on new files (its
-own corpus), in an order that rotates from one repetition to the next;
+A repetition times fitsflow and both baselines once each, on new files and
+a fresh database, in an order that rotates from one repetition to the next;
 fitsflow's throughput is reported as ratios against both, taken within a
 repetition, as median and range over the repetitions (3 by default). Latency
 is measured once, in the first repetition.
@@ -260,27 +260,17 @@ CONTESTANTS = ("fitsflow", "empty", "straightforward")
 def measure(mode: str, files: int, rate: float, seconds: float, repetitions: int) -> dict[str, Any]:
     """Throughput against the baselines, and latency, of one mode: a flat dict of figures.
 
-    Every repetition times fitsflow and both baselines once, on a corpus of
-    its own (new bytes: fitsflow would recognise a file it has seen), in an
-    order that rotates from one repetition to the next; the ratios are taken
-    within a repetition. Latency is measured once, in the first repetition.
+    Every repetition times fitsflow and both baselines once, on a corpus and
+    a database of its own, in an order that rotates from one repetition to
+    the next; the ratios are taken within a repetition. Latency is measured
+    once, in the first repetition.
     """
     steady = [
         sample_bytes(i, SampleKind.IMAGE, rng_for(100, i)) for i in range(int(rate * seconds))
     ]
-    with tempfile.TemporaryDirectory(prefix="fitsflow-bench-") as where, ExitStack() as stack:
+    with tempfile.TemporaryDirectory(prefix="fitsflow-bench-") as where:
         scratch = Path(where)
         queue = f"bench-{secrets.token_hex(4)}"
-        if mode == "embedded":
-            database_url = f"sqlite:///{scratch}/fitsflow.db"
-            baseline_database = f"sqlite:///{scratch}/baseline.db"
-        else:
-            name = f"fitsflow_bench_{secrets.token_hex(4)}"
-            _psql(f'CREATE DATABASE "{name}"')
-            stack.callback(lambda: _psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            database_url = baseline_database = POSTGRES_ADMIN.rsplit("/", 1)[0] + "/" + name
-            env = _env(database_url, REDIS, queue)
-            subprocess.run([FITSFLOW, "db", "upgrade"], env=env, check=True, capture_output=True)
         rates: dict[str, list[float]] = {contestant: [] for contestant in CONTESTANTS}
         latency: dict[str, Any] = {}
         for repetition in range(repetitions):
@@ -294,21 +284,23 @@ def measure(mode: str, files: int, rate: float, seconds: float, repetitions: int
             paths = scratch / f"paths-{repetition}.txt"
             paths.write_text("".join(f"{p}\n" for p in _drop(originals, corpus, None, "bench")))
             shift = repetition % len(CONTESTANTS)
-            for contestant in CONTESTANTS[shift:] + CONTESTANTS[:shift]:
-                if contestant == "fitsflow":
-                    root = scratch / f"inbox-{repetition}"
-                    root.mkdir()
-                    figures = _ingest(
-                        mode, root, scratch, database_url, queue, corpus,
-                        [] if latency else steady, rate,
-                    )  # fmt: skip
-                    rates["fitsflow"].append(figures.pop("files_per_second"))
-                    latency = latency or figures
-                else:
-                    figures = _baseline(
-                        contestant, mode, paths, scratch, baseline_database, f"{queue}-baseline"
-                    )
-                    rates[contestant].append(files / figures["seconds"])
+            with ExitStack() as stack:
+                database_url, baseline_database = _databases(mode, scratch, repetition, stack)
+                for contestant in CONTESTANTS[shift:] + CONTESTANTS[:shift]:
+                    if contestant == "fitsflow":
+                        root = scratch / f"inbox-{repetition}"
+                        root.mkdir()
+                        figures = _ingest(
+                            mode, root, scratch, database_url, queue, corpus,
+                            [] if latency else steady, rate,
+                        )  # fmt: skip
+                        rates["fitsflow"].append(figures.pop("files_per_second"))
+                        latency = latency or figures
+                    else:
+                        figures = _baseline(
+                            contestant, mode, paths, scratch, baseline_database, f"{queue}-base"
+                        )
+                        rates[contestant].append(files / figures["seconds"])
     ours = rates["fitsflow"]
     return {
         "mode": mode,
@@ -325,6 +317,27 @@ def measure(mode: str, files: int, rate: float, seconds: float, repetitions: int
         ),
         **latency,
     }
+
+
+def _databases(mode: str, scratch: Path, repetition: int, stack: ExitStack) -> tuple[str, str]:
+    """Fresh databases for one repetition, fitsflow's and the baseline's: their URLs.
+
+    Embedded: two SQLite files. Distributed: one scratch PostgreSQL database,
+    migrated, dropped when ``stack`` closes.
+    """
+    if mode == "embedded":
+        return (
+            f"sqlite:///{scratch}/fitsflow-{repetition}.db",
+            f"sqlite:///{scratch}/base-{repetition}.db",
+        )
+    name = f"fitsflow_bench_{secrets.token_hex(4)}"
+    _psql(f'CREATE DATABASE "{name}"')
+    stack.callback(lambda: _psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    url = POSTGRES_ADMIN.rsplit("/", 1)[0] + "/" + name
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FITSFLOW_")}
+    env["FITSFLOW_DATABASE_URL"] = url
+    subprocess.run([FITSFLOW, "db", "upgrade"], env=env, check=True, capture_output=True)
+    return url, url
 
 
 def _spread(samples: list[float], digits: int) -> dict[str, Any]:
@@ -381,8 +394,8 @@ def _result(runs: list[dict[str, Any]], command: str, quick: bool) -> Result:
             "message acknowledged); embedded: memory broker, worker threads in one process",
             "empty actor: does nothing; straightforward actor: astropy getheader + one INSERT "
             "(PostgreSQL / SQLite) per message, one connection per process",
-            "each repetition runs the three one after the other (order rotating) on new files; "
-            "ratios are taken within a repetition",
+            "each repetition runs the three one after the other (order rotating) on new files "
+            "and a fresh database; ratios are taken within a repetition",
         ],
     )  # fmt: skip
     latency = Table(
