@@ -25,6 +25,7 @@ from typing import Any, Final
 from bench.services import (
     REDIS,
     Catalogue,
+    CpuClock,
     fitsflow_env,
     free_port,
     memory_kib,
@@ -114,6 +115,9 @@ class Run:
     seconds: float
     """First job admitted → last job ended (database time stamps)."""
     files_per_second: float
+    cpu: dict[str, float] = field(default_factory=dict)
+    """From the scan's start to the last job ended: the machine's busy share,
+    worker and PostgreSQL CPU milliseconds per file."""
     samples: list[Sample] = field(default_factory=list)
 
     def as_json(self, with_samples: bool) -> dict[str, Any]:
@@ -151,10 +155,12 @@ def ingest_run(
         workers = start(stack, ["worker", "--processes", str(processes)], env, log)
         pids = _wait_for_workers(catalogue, workers, processes, log)
         _wait_for_endpoint(workers, port, log)
+        clock = CpuClock(pids, lambda: _sessions(catalogue))
         scan = start(
             stack, ["scan", str(root), "--no-wait"], env, logs / f"scan-{processes}p-{files}.log"
         )
-        samples = _follow(catalogue, workers, scan, pids, files, port, interval, say, log)
+        samples = _follow(catalogue, workers, scan, pids, files, port, interval, say, log, clock)
+        used = clock.stop()
     span = catalogue.rows(_SPAN_SQL)[0]
     seconds = (span["last_ended"] - span["first_admitted"]).total_seconds()
     return Run(
@@ -163,6 +169,11 @@ def ingest_run(
         int(catalogue.value(_FAILED_SQL)),
         round(seconds, 2),
         round(files / seconds, 1),
+        {
+            "machine_busy_share": used["busy_share"],
+            "worker_ms_per_file": round(used["processes_seconds"] * 1000 / files, 2),
+            "postgres_ms_per_file": round(used["sessions_seconds"] * 1000 / files, 2),
+        },
         samples,
     )
 
@@ -214,6 +225,7 @@ def _follow(
     interval: float,
     say: Callable[[str], None],
     log: Path,
+    clock: CpuClock,
 ) -> list[Sample]:
     """Samples every ``interval`` seconds until ``files`` jobs ended (and the scan exited)."""
     started = time.monotonic()
@@ -224,6 +236,7 @@ def _follow(
     while True:
         ended = int(catalogue.value(_ENDED_SQL))
         samples.append(_sample(time.monotonic() - started, ended, pids, port))
+        clock.sample()
         if ended >= files and scan.poll() is not None:
             break
         if workers.poll() is not None:
@@ -238,6 +251,17 @@ def _follow(
             next_report += 30
         time.sleep(interval)
     return samples
+
+
+_SESSIONS_SQL = (
+    "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+    " AND pid <> pg_backend_pid()"
+)
+
+
+def _sessions(catalogue: Catalogue) -> list[int]:
+    """The server processes of the benchmark's database but its own."""
+    return [int(row["pid"]) for row in catalogue.rows(_SESSIONS_SQL)]
 
 
 def _exited(workers: subprocess.Popen[bytes], log: Path) -> str:

@@ -92,39 +92,70 @@ def _pool_table(data: dict[str, Any]) -> Table:
     )
 
 
+_THROUGHPUT_COLUMNS = [
+    "worker processes",
+    "files",
+    "files/s",
+    "× 1 process",
+    "machine CPU busy",
+    "CPU ms per file: workers + PostgreSQL",
+]
+
+
+def _cpu_cells(runs: list[dict[str, Any]]) -> list[str]:
+    """Median machine busy share and CPU per file over ``runs``."""
+    cpu = [r["cpu"] for r in runs if r.get("cpu")]
+    if not cpu:
+        return ["—", "—"]
+    busy = Spread.of([c["machine_busy_share"] * 100 for c in cpu]).median
+    worker = Spread.of([c["worker_ms_per_file"] for c in cpu]).median
+    postgres = Spread.of([c["postgres_ms_per_file"] for c in cpu]).median
+    return [f"{busy:.0f} %", f"{worker:.2f} + {postgres:.2f}"]
+
+
 def _throughput_table(data: dict[str, Any]) -> Table:
+    notes = [
+        "files/s from the first job admitted to the last ended; CPU from the scan's start "
+        "to the last job ended: the machine's cores busy (of 2, whoever used them), and CPU "
+        "time per file of the worker processes and of the database's server processes"
+    ]
     runs = data.get("throughput")
     if runs is None:
         backfill = data["backfill"]
-        return Table(
-            "Throughput by worker processes",
-            ["worker processes", "files", "files/s", "× 1 process"],
-            [
-                [
-                    str(backfill["processes"]),
-                    f"{backfill['files']:,}",
-                    f"{backfill['files_per_second']:,}",
-                    "—",
-                ]
-            ],
-            ["the backfill's run only: no 1-process run to compare with (--quick, or skipped)"],
+        row = [
+            str(backfill["processes"]),
+            f"{backfill['files']:,}",
+            f"{backfill['files_per_second']:,}",
+            "—",
+            *_cpu_cells([backfill]),
+        ]
+        notes.append(
+            "the backfill's run only: no 1-process run to compare with (--quick, or skipped)"
         )
+        return Table("Throughput by worker processes", _THROUGHPUT_COLUMNS, [row], notes)
     one = [r["files_per_second"] for r in runs["1"]]
     two = [r["files_per_second"] for r in runs["2"]]
     ratio = Spread.of([b / a for a, b in zip(one, two, strict=True)])
     files = runs["1"][0]["files"]
+    notes.insert(
+        0,
+        f"median (min–max) of {len(one)} repetitions, the order of the two swapped each "
+        "repetition; the catalogue emptied before each run",
+    )
     return Table(
         "Throughput by worker processes, same files, same database and broker",
-        ["worker processes", "files", "files/s", "× 1 process"],
+        _THROUGHPUT_COLUMNS,
         [
-            ["1", f"{files:,}", Spread.of(one).text(1), "1 (baseline)"],
-            ["2", f"{files:,}", Spread.of(two).text(1), f"{ratio.text(2)}×"],
+            ["1", f"{files:,}", Spread.of(one).text(1), "1 (baseline)", *_cpu_cells(runs["1"])],
+            [
+                "2",
+                f"{files:,}",
+                Spread.of(two).text(1),
+                f"{ratio.text(2)}×",
+                *_cpu_cells(runs["2"]),
+            ],
         ],
-        [
-            f"median (min–max) of {len(one)} repetitions, the order of the two "
-            "swapped each repetition; files/s from the first job admitted to the last ended",
-            "2 cores shared by the workers, PostgreSQL, Redis and the scan",
-        ],
+        notes,
     )
 
 

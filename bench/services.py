@@ -9,6 +9,8 @@
   then waited for) when the stack closes;
 - :func:`memory_kib`: a process's resident set now and at its peak, from
   ``/proc`` (psutil is not a dependency);
+- :class:`CpuClock`: where the machine's CPU time went over a run (the
+  whole machine, given processes, a database's sessions);
 - :func:`scrape`: a Prometheus endpoint's samples.
 """
 
@@ -21,7 +23,7 @@ import socket
 import subprocess
 import sys
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +39,7 @@ __all__ = [
     "POSTGRES_ADMIN",
     "REDIS",
     "Catalogue",
+    "CpuClock",
     "Memory",
     "fitsflow_env",
     "free_port",
@@ -191,6 +194,61 @@ def memory_kib(pid: int) -> Memory | None:
     if len(fields) < 2:
         return None  # a zombie has no memory lines
     return Memory(fields["VmRSS"], fields["VmHWM"])
+
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _process_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of ``pid`` so far (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _TICKS
+
+
+def _machine_seconds() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the machine since boot, all cores."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    total = sum(fields[:8])  # guest time is already counted in user
+    return (total - idle) / _TICKS, total / _TICKS
+
+
+class CpuClock:
+    """CPU seconds spent from its creation to :meth:`stop`: by the machine, by
+    ``pids`` (processes that live throughout) and by ``sessions()`` (processes
+    that come and go, such as a database's server processes: each is read at
+    every :meth:`sample`, so one that ends between samples loses only its
+    last moments)."""
+
+    def __init__(self, pids: list[int], sessions: Callable[[], list[int]]) -> None:
+        self._sessions = sessions
+        self._machine = _machine_seconds()
+        self._processes = {pid: _process_cpu_seconds(pid) for pid in pids}
+        self._session_start = {pid: _process_cpu_seconds(pid) for pid in sessions()}
+        self._session_seen = dict(self._session_start)
+
+    def sample(self) -> None:
+        """Read the sessions' CPU time now."""
+        for pid in self._sessions():
+            spent = _process_cpu_seconds(pid)
+            self._session_seen[pid] = max(self._session_seen.get(pid, 0.0), spent)
+
+    def stop(self) -> dict[str, float]:
+        """``busy_share`` of the machine's cores; ``processes`` and ``sessions`` CPU seconds."""
+        self.sample()
+        busy, total = (b - a for a, b in zip(self._machine, _machine_seconds(), strict=True))
+        processes = sum(_process_cpu_seconds(p) - s for p, s in self._processes.items())
+        sessions = sum(
+            seen - self._session_start.get(pid, 0.0) for pid, seen in self._session_seen.items()
+        )
+        return {
+            "busy_share": round(busy / total, 3) if total else 0.0,
+            "processes_seconds": round(processes, 2),
+            "sessions_seconds": round(sessions, 2),
+        }
 
 
 def free_port() -> int:
