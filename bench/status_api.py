@@ -194,9 +194,10 @@ def _measure_rate(stack: ExitStack, url: str, args: argparse.Namespace) -> dict[
     """The open-loop load on the idle catalogue, then while ``fitsflow ingest`` runs."""
     found: dict[str, Any] = {"idle": _open_loop(args.base, args, "idle")}
     before = _products(url)
-    # More files than ingest can record during the load (~250 files/s here when idle).
-    files = int(250 * (args.seconds + 15))
-    ingest = _ingest_in_background(stack, url, files, seed=1)
+    # More files than ingest can record during the load (~250 files/s here when
+    # idle), never seen before: a reused database already holds a fixed seed's.
+    files, seed = int(250 * (args.seconds + 15)), secrets.randbelow(2**31)
+    ingest = _ingest_in_background(stack, url, files, seed=seed)
     deadline = time.monotonic() + 60
     while _products(url) == before and time.monotonic() < deadline and ingest.poll() is None:
         time.sleep(0.2)
@@ -205,6 +206,7 @@ def _measure_rate(stack: ExitStack, url: str, args: argparse.Namespace) -> dict[
     recorded = _products(url) - first
     found["ingest"] = {
         "files_generated": files,
+        "seed": seed,
         "recorded_during_load": recorded,
         "files_per_second": round(recorded / (time.monotonic() - started), 1),
         "still_running_at_end": ingest.poll() is None,
