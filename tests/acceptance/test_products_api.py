@@ -8,11 +8,8 @@ and its table, and schemathesis against the published schema of the endpoint.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import threading
 from collections.abc import AsyncIterator, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +19,12 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 
-from pipeline.api import ApiServer, create_app
+from pipeline.api import create_app
 from pipeline.db import Database
 from pipeline.settings import Settings
 from tests.acceptance.conftest import FixedBrokerProbe, asgi_client
 from tests.acceptance.test_status_cli import fitsflow
-from tests.support.databases import opened_database
+from tests.support.live_api import live_api_over
 from tests.support.product_files import KnownCatalogue, ingest_known_products
 from tests.support.schemathesis_cases import validate_as_sent
 
@@ -179,43 +176,10 @@ async def test_lines_and_tables_for_people_and_errors_for_scripts(
 # --- schemathesis ---------------------------------------------------------------------------
 
 
-class _LiveApi:
-    """The known catalogue served by uvicorn in a thread with its own loop."""
-
-    def __init__(self, database_url: str, root: Path) -> None:
-        self.database_url, self.root = database_url, root
-        self.listening = threading.Event()
-        self.port = 0
-        self.server: ApiServer | None = None
-        self.loop: asyncio.AbstractEventLoop | None = None
-
-    async def run(self) -> None:
-        async with opened_database(self.database_url) as database:
-            await ingest_known_products(database, self.root)
-            app = create_app(database, FixedBrokerProbe(), settings=Settings())
-            self.server = ApiServer(app, "127.0.0.1", 0)
-            self.port = self.server.listen()
-            self.loop = asyncio.get_running_loop()
-            self.listening.set()
-            await self.server.serve()
-
-    def stop(self) -> None:
-        assert self.loop is not None and self.server is not None
-        self.loop.call_soon_threadsafe(self.server.stop)
-
-
 @pytest.fixture
 def live_products_api(migrated_database_url: str, tmp_path: Path) -> Iterator[str]:
-    live = _LiveApi(migrated_database_url, tmp_path / "files")
-    with ThreadPoolExecutor(max_workers=1) as thread:
-        served = thread.submit(asyncio.run, live.run())
-        while not live.listening.wait(0.05):
-            if served.done():
-                served.result()
-                raise AssertionError("the API stopped before it listened")
-        yield f"http://127.0.0.1:{live.port}"
-        live.stop()
-        served.result(timeout=30)
+    with live_api_over(migrated_database_url, tmp_path / "files", ingest_known_products) as url:
+        yield url
 
 
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])

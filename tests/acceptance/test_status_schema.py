@@ -10,10 +10,7 @@ examples per operation and generation mode.
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +21,9 @@ from schemathesis import GenerationMode
 from schemathesis.core.result import Ok
 from schemathesis.schemas import APIOperation, BaseSchema
 
-from pipeline.api import ApiServer, create_app
-from pipeline.settings import Settings
-from tests.acceptance.conftest import FixedBrokerProbe, build_catalogue
+from tests.acceptance.conftest import build_catalogue
 from tests.acceptance.test_status_api import ENDPOINTS
-from tests.support.databases import opened_database
+from tests.support.live_api import live_api_over
 from tests.support.schemathesis_cases import validate_as_sent
 
 #: Examples per operation and generation mode: enough to reach every
@@ -37,44 +32,11 @@ EXAMPLES = 25
 ENVELOPE_KEYS = {"error", "message", "details"}
 
 
-class _LiveApi:
-    """The known catalogue served by uvicorn in a thread with its own loop."""
-
-    def __init__(self, database_url: str, root: Path) -> None:
-        self.database_url, self.root = database_url, root
-        self.listening = threading.Event()
-        self.port = 0
-        self.server: ApiServer | None = None
-        self.loop: asyncio.AbstractEventLoop | None = None
-
-    async def run(self) -> None:
-        async with opened_database(self.database_url) as database:
-            await build_catalogue(database, self.root)
-            app = create_app(database, FixedBrokerProbe(), settings=Settings())
-            self.server = ApiServer(app, "127.0.0.1", 0)
-            self.port = self.server.listen()
-            self.loop = asyncio.get_running_loop()
-            self.listening.set()
-            await self.server.serve()
-
-    def stop(self) -> None:
-        assert self.loop is not None and self.server is not None
-        self.loop.call_soon_threadsafe(self.server.stop)
-
-
 @pytest.fixture
 def live_api(migrated_database_url: str, tmp_path: Path) -> Iterator[str]:
     """The base URL of the API over the known catalogue, on each backend."""
-    live = _LiveApi(migrated_database_url, tmp_path / "incoming")
-    with ThreadPoolExecutor(max_workers=1) as thread:
-        served = thread.submit(asyncio.run, live.run())
-        while not live.listening.wait(0.05):
-            if served.done():
-                served.result()  # raises what went wrong
-                raise AssertionError("the API stopped before it listened")
-        yield f"http://127.0.0.1:{live.port}"
-        live.stop()
-        served.result(timeout=30)
+    with live_api_over(migrated_database_url, tmp_path / "incoming", build_catalogue) as url:
+        yield url
 
 
 @pytest.fixture
