@@ -10,8 +10,6 @@ that fetches the next page.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Annotated
 
 import typer
@@ -34,8 +32,7 @@ from pipeline.cli.common import (
     print_json,
     reports_errors,
 )
-from pipeline.db import Database, open_database
-from pipeline.errors import DatabaseError, NotFound
+from pipeline.cli.operator import catalogue
 from pipeline.search import ProductSearch, build_search
 from pipeline.settings import Settings
 
@@ -102,30 +99,8 @@ def search(
 async def _find(
     settings: Settings, criteria: ProductSearch, limit: int, cursor: str | None
 ) -> ProductPage:
-    async with _catalogue(settings) as database:
+    async with catalogue(settings) as database:
         return await find_products(database, criteria, limit=limit, cursor=cursor)
-
-
-@asynccontextmanager
-async def _catalogue(settings: Settings) -> AsyncIterator[Database]:
-    """The configured database, refusing one that is missing or was never migrated."""
-    url = settings.database.url
-    if url.startswith("sqlite:///"):
-        from pipeline.db.sqlite import sqlite_path
-
-        # Opening a SQLite file that is not there would create an empty one.
-        location = sqlite_path(url)
-        if not location.is_file():
-            raise NotFound(f"no database at {location}", details={"setting": "database.url"})
-    async with open_database(settings.database) as database:
-        try:
-            await database.fetch_value("SELECT version_num FROM alembic_version")
-        except DatabaseError as error:
-            # The URL is not repeated: it may carry a password.
-            raise DatabaseError(
-                "the database holds no fitsflow catalogue; run `fitsflow db upgrade` first"
-            ) from error
-        yield database
 
 
 #: Narrower terminals get two lines per product instead of a table: the path

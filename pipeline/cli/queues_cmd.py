@@ -27,8 +27,8 @@ from pipeline.cli.common import (
     print_json,
     reports_errors,
 )
-from pipeline.db import Database, open_database
-from pipeline.errors import DatabaseError, NotFound
+from pipeline.cli.operator import catalogue
+from pipeline.db import Database
 from pipeline.settings import Settings
 
 __all__ = ["BrokerUrlOption", "connected", "queues"]
@@ -42,21 +42,7 @@ BrokerUrlOption = Annotated[
 @contextlib.asynccontextmanager
 async def connected(settings: Settings) -> AsyncIterator[tuple[Database, BrokerProbe]]:
     """The catalogue database (which must exist and be migrated) and the broker."""
-    url = settings.database.url
-    if url.startswith("sqlite:///"):
-        from pipeline.db.sqlite import sqlite_path
-
-        # Opening a SQLite file that is not there would create an empty one.
-        location = sqlite_path(url)
-        if not location.is_file():
-            raise NotFound(f"no database at {location}", details={"setting": "database.url"})
-    async with open_database(settings.database) as database:
-        try:
-            await database.fetch_value("SELECT version_num FROM alembic_version")
-        except DatabaseError as error:
-            raise DatabaseError(
-                "the database holds no fitsflow catalogue; run `fitsflow db upgrade` first"
-            ) from error
+    async with catalogue(settings) as database:
         yield database, probe_for(settings.broker)
 
 
