@@ -21,6 +21,7 @@ from pipeline.collector import tune_collector
 from pipeline.db import Database, open_database
 from pipeline.db.migrate import ensure_schema, require_schema
 from pipeline.errors import DatabaseUnavailable, ValidationError
+from pipeline.eventloop import run_loop
 from pipeline.settings import Settings
 
 __all__ = ["api", "run", "watch", "worker"]
@@ -137,7 +138,7 @@ async def _run_embedded(settings: Settings) -> None:
             settings, service=True
         )  # importing workers configured it from the environment
         worker = dramatiq.Worker(
-            runtime.broker, worker_threads=settings.worker.threads, worker_timeout=100
+            runtime.broker, worker_threads=settings.worker.embedded_threads, worker_timeout=100
         )
         worker.start()
         try:
@@ -265,7 +266,7 @@ def api(
     )
     configure_for(settings, service=True)
     require_schema(settings.database.url)
-    asyncio.run(_serve_api(settings))
+    run_loop(_serve_api(settings))
 
 
 async def _serve_api(settings: Settings) -> None:
@@ -279,6 +280,7 @@ async def _serve_api(settings: Settings) -> None:
     async with _connected(settings) as database:
         probe, sender = probe_for(settings.broker), sender_for(settings)
         app = create_app(database, probe, settings=settings, sender=sender)
+        tune_collector()  # after the app is built: its routes and schemas are frozen too
         server = ApiServer(app, settings.api.host, settings.api.port)
         port = server.listen()
         serving = asyncio.create_task(server.serve())
