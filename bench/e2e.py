@@ -14,9 +14,10 @@ In the same run, two baselines on the same broker and worker settings
 (:mod:`bench.baseline_actors`), fitsflow's processes stopped meanwhile:
 Redis with two worker processes of ``fitsflow worker``'s default thread
 count (``dramatiq bench.baseline_actors --processes 2 --threads 16``) for
-the distributed mode; the memory broker with that many worker threads in one
-process for the embedded mode. Each is sent one message per file (the same
-bytes fitsflow ingests), one ``send`` at a time as fast as possible, and
+the distributed mode; the memory broker with ``fitsflow run``'s worker
+threads (``worker.embedded_threads``, 128) in one process for the embedded
+mode. Each is sent one message per file (the same bytes fitsflow ingests),
+one ``send`` at a time as fast as possible, and
 timed from the first send until ``broker.join`` sees the queue drained
 (every message acknowledged):
 
@@ -67,9 +68,11 @@ FITSFLOW = str(Path(sys.executable).with_name("fitsflow"))
 DRAMATIQ = str(Path(sys.executable).with_name("dramatiq"))
 #: Worker processes of the distributed mode, fitsflow's and the baselines'.
 PROCESSES = 2
-#: Threads per worker process (the embedded mode's worker threads too): the
-#: default of ``fitsflow worker`` and ``fitsflow run``, given to every side.
+#: Threads per worker process: the default of ``fitsflow worker``, given to
+#: every side of the distributed mode; and of ``fitsflow run``, given to every
+#: side of the embedded mode.
 THREADS = WorkerSettings().threads
+EMBEDDED_THREADS = WorkerSettings().embedded_threads
 RESULTS = Path(__file__).resolve().parent / "results"
 POSTGRES_ADMIN = os.environ.get(
     "FITSFLOW_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -85,6 +88,7 @@ def _env(database_url: str, broker_url: str | None, queue: str) -> dict[str, str
         FITSFLOW_LOGGING_LEVEL="WARNING",
         FITSFLOW_WATCH_SETTLE_SECONDS="1.0",
         FITSFLOW_WORKER_THREADS=str(THREADS),
+        FITSFLOW_WORKER_EMBEDDED_THREADS=str(EMBEDDED_THREADS),
     )
     if broker_url:
         env["FITSFLOW_BROKER_URL"] = broker_url
@@ -221,7 +225,7 @@ def _baseline(
     send = [sys.executable, "-m", "bench.baseline_actors", actor, "--paths", str(paths)]
     with ExitStack() as stack:
         if mode == "embedded":
-            send += ["--embedded", str(THREADS)]
+            send += ["--embedded", str(EMBEDDED_THREADS)]
         else:
             log = scratch / f"baseline-{actor}.log"
             workers = _start(
@@ -307,7 +311,7 @@ def measure(mode: str, files: int, rate: float, seconds: float, repetitions: int
         "files": files,
         "repetitions": repetitions,
         "processes": 1 if mode == "embedded" else PROCESSES,
-        "threads": THREADS,
+        "threads": EMBEDDED_THREADS if mode == "embedded" else THREADS,
         "fitsflow_files_per_second": _spread(ours, 1),
         "empty_messages_per_second": _spread(rates["empty"], 1),
         "straightforward_files_per_second": _spread(rates["straightforward"], 1),
