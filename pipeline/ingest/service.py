@@ -212,14 +212,15 @@ class IngestService:
         self, tx: Connection, requests: Sequence[_Start]
     ) -> list[tuple[Job, int] | None]:
         now = utc_now()
-        claimed: list[int | None] = []
-        for request in requests:
-            lease_until = now + timedelta(seconds=request.lease_seconds)
-            claimed.append(
-                await jobs.claim_job(
-                    tx, request.job_id, self.worker, now, request.message_id, lease_until
-                )
-            )
+        claimed: list[int | None] = [None] * len(requests)
+        # One statement per lease length (in practice one: the process's setting).
+        for lease_seconds in dict.fromkeys(r.lease_seconds for r in requests):
+            places = [i for i, r in enumerate(requests) if r.lease_seconds == lease_seconds]
+            lease_until = now + timedelta(seconds=lease_seconds)
+            pairs = [(requests[i].job_id, requests[i].message_id) for i in places]
+            attempts = await jobs.claim_jobs(tx, pairs, self.worker, now, lease_until)
+            for place, attempt in zip(places, attempts, strict=True):
+                claimed[place] = attempt
         started = [(r.job_id, a) for r, a in zip(requests, claimed, strict=True) if a is not None]
         if not started:
             return [None] * len(requests)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,6 +17,7 @@ from pipeline.repositories.batching import chunks, in_list
 __all__ = [
     "NewJob",
     "claim_job",
+    "claim_jobs",
     "due_unfinished_jobs",
     "finish_attempt",
     "finish_attempts_succeeded",
@@ -185,6 +187,62 @@ async def claim_job(
         },
     )
     return None if attempt is None else int(attempt)
+
+
+#: Claims per statement of :func:`claim_jobs` (a group is at most 64 jobs).
+CLAIM_CHUNK = 64
+
+
+@functools.cache
+def _claim_many_sql(size: int) -> str:
+    """:data:`START_ATTEMPT_SQL` for ``size`` ``(id, message_id)`` pairs at once.
+
+    The pairs are a VALUES list (padded with NULL rows, which match no job, so
+    the text is the same for every group); CAST gives PostgreSQL their types.
+    """
+    pairs = ", ".join(
+        f"(CAST(:id{i} AS BIGINT), CAST(:message_id{i} AS TEXT))" for i in range(size)
+    )
+    return (
+        f"WITH claims (id, message_id) AS (VALUES {pairs})"
+        " UPDATE jobs SET state = 'running', attempts = attempts + 1, started_at = :now,"
+        " updated_at = :now, next_attempt_at = NULL, lease_expires_at = :lease_until,"
+        " worker = :worker, message_id = COALESCE(claims.message_id, jobs.message_id)"
+        " FROM claims WHERE jobs.id = claims.id AND jobs.state NOT IN ('succeeded', 'failed')"
+        " AND (jobs.state <> 'running' OR jobs.lease_expires_at IS NULL"
+        " OR jobs.lease_expires_at < :now OR jobs.message_id = claims.message_id)"
+        " RETURNING jobs.id, jobs.attempts"
+    )
+
+
+async def claim_jobs(
+    conn: Connection,
+    claims: Sequence[tuple[int, str | None]],
+    worker: str | None,
+    now: datetime,
+    lease_until: datetime | None,
+) -> list[int | None]:
+    """:func:`claim_job` for each ``(job_id, message_id)``: the attempt numbers, in order.
+
+    One statement per :data:`CLAIM_CHUNK` claims instead of one per job. A job
+    named twice is claimed as many times as one statement each would (the
+    second claim by the same message takes it again), so such a list is
+    claimed job by job.
+    """
+    if len({job_id for job_id, _ in claims}) < len(claims):
+        return [
+            await claim_job(conn, job_id, worker, now, message_id, lease_until)
+            for job_id, message_id in claims
+        ]
+    attempts: dict[int, int] = {}
+    for part in chunks(claims, CLAIM_CHUNK):
+        params: dict[str, Any] = {"now": now, "lease_until": lease_until, "worker": worker}
+        for index in range(CLAIM_CHUNK):
+            job_id, message_id = part[index] if index < len(part) else (None, None)
+            params[f"id{index}"], params[f"message_id{index}"] = job_id, message_id
+        for row in await conn.fetch_all(_claim_many_sql(CLAIM_CHUNK), params):
+            attempts[int(row["id"])] = int(row["attempts"])
+    return [attempts.get(job_id) for job_id, _ in claims]
 
 
 async def insert_attempts(
