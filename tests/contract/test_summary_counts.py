@@ -71,3 +71,16 @@ async def test_reuse_turned_off_counts_every_request(database: Database) -> None
     assert (await cache.get()).jobs["queued"] == 0
     await _admit(database, "/data/a.fits")
     assert (await cache.get()).jobs["queued"] == 1
+
+
+async def test_a_slow_count_is_reused_longer(database: Database) -> None:
+    """A count that took ``t`` is reused for ``t / time_share``: counting stays a
+    bounded share of the database's time however large the catalogue grows."""
+    cache = CountCache(database, max_age=1e-9, recount_below=0.0, time_share=1e-9)
+    first = await cache.get()  # any count takes far more than 1e-9 x 1e-9 s
+    await _admit(database, "/data/a.fits")
+    assert await cache.get() is first
+    unbounded = CountCache(database, max_age=1e-9, max_stale=1e-9, recount_below=0.0)
+    await unbounded.get()
+    await _admit(database, "/data/b.fits")
+    assert (await unbounded.get()).jobs["queued"] == 2
