@@ -143,10 +143,8 @@ class Database(abc.ABC):
     def transaction(self, *, write: bool = True) -> AbstractAsyncContextManager[Connection]:
         """``async with db.transaction() as tx:`` commits on exit, rolls back on error.
 
-        ``write=False`` promises the body only reads: SQLite then does not take
-        the write lock (the body reads one snapshot); PostgreSQL sends no BEGIN
-        and COMMIT (at READ COMMITTED each statement sees the latest commits,
-        in a transaction or not).
+        ``write=False`` promises the body only reads (SQLite then does not take
+        the write lock).
         """
 
     @abc.abstractmethod

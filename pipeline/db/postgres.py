@@ -406,15 +406,7 @@ class PostgresDatabase(Database):
 
     @asynccontextmanager
     async def transaction(self, *, write: bool = True) -> AsyncIterator[Connection]:
-        if not write:
-            # At READ COMMITTED (the isolation fitsflow runs at) every statement
-            # takes its own snapshot inside a transaction or outside one, so a
-            # body that only reads sees the same rows either way; BEGIN and
-            # COMMIT would only add two round trips (the status API's reads
-            # held their connection through them while waiting for the CPU).
-            async with self._checkout() as conn:
-                yield conn
-            return
+        # write=False needs nothing here: PostgreSQL readers never block writers.
         async with self._checkout() as conn:
             transaction = await conn._begin()
             try:

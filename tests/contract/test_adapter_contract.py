@@ -92,21 +92,6 @@ async def test_commit_makes_rows_visible_to_other_connections(db: Database) -> N
         assert await reader.fetch_value("SELECT name FROM items WHERE id = 1") == "first"
 
 
-async def test_a_reading_block_sees_commits_on_postgresql_and_keeps_a_snapshot_on_sqlite(
-    db: Database,
-) -> None:
-    """What a read-only block may rely on. PostgreSQL runs it without BEGIN and
-    COMMIT (two round trips saved): at READ COMMITTED each statement sees the
-    latest commits inside a transaction or out, so nothing a reader sees
-    changes. SQLite keeps the block's snapshot (its BEGIN costs no round trip)."""
-    await insert_item(db, 1, "first")
-    async with db.transaction(write=False) as reader:
-        assert await reader.fetch_value("SELECT count(*) FROM items") == 1
-        await insert_item(db, 2, "meanwhile")
-        seen = await reader.fetch_value("SELECT count(*) FROM items")
-    assert seen == (2 if db.dialect == "postgresql" else 1)
-
-
 async def test_an_exception_in_the_block_rolls_back(db: Database) -> None:
     with pytest.raises(LookupError):
         async with db.transaction() as tx:
