@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
@@ -113,13 +114,14 @@ async def record_products(
     await conn.lock_keys([*("path:" + p for p in paths), *("sha256:" + s for s in shas)])
     known = await products.ids_by_sha256(conn, shas)
     occupied = await products.current_states(conn, paths)
+    sha_counts, path_counts = Counter(shas), Counter(paths)
     plain = {
         index
         for index, item in enumerate(parsed)
         if item.product.sha256 not in known
         and item.product.path not in occupied
-        and shas.count(item.product.sha256) == 1
-        and paths.count(item.product.path) == 1
+        and sha_counts[item.product.sha256] == 1
+        and path_counts[item.product.path] == 1
     }
     results: list[tuple[int, Outcome] | None] = [None] * len(parsed)
     for index, item in enumerate(parsed):
