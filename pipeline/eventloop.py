@@ -1,9 +1,10 @@
 """Running a service's event loop: uvloop where it is installed, asyncio's otherwise.
 
-uvloop (libuv, in C) makes the loop's own work — socket reads and writes,
-callbacks, timers — several times cheaper than asyncio's selector loop; the
-status API spends a large share of each request there. It is an optional
-speed-up: the behaviour is the same on either loop.
+uvloop (libuv, in C) does the loop's own work — socket reads and writes,
+callbacks, timers — for less CPU than asyncio's selector loop, which the
+status API pays on every request. It is an optional speed-up: the behaviour
+is the same on either loop. (Tried for ``fitsflow run`` too: no measurable
+gain there, so it stays on asyncio's loop.)
 """
 
 from __future__ import annotations
@@ -12,18 +13,9 @@ import asyncio
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
-__all__ = ["run_loop", "uvloop_available"]
+__all__ = ["run_loop"]
 
 T = TypeVar("T")
-
-
-def uvloop_available() -> bool:
-    """Whether :func:`run_loop` will run on uvloop."""
-    try:
-        import uvloop  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 def run_loop(main: Coroutine[Any, Any, T]) -> T:

@@ -12,10 +12,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-import orjson
-
 from pipeline.clock import as_datetime
-from pipeline.jsonutil import loads
+from pipeline.jsonutil import loads, loads_small_numbers
 
 __all__ = [
     "TERMINAL_STATES",
@@ -119,11 +117,10 @@ class Product:
     def from_row(cls, row: Mapping[str, Any]) -> Product:
         values = _pick(cls, row)
         # Footprint corners are floats and NAXISn bounded by the reader's
-        # limits: neither can hold an integer past 64 bits, so orjson reads
-        # them directly; warnings may quote any card and take the careful path.
+        # limits: neither can hold an integer past 64 bits. Warnings may quote
+        # any card and take the careful path.
         for name in ("footprint", "naxis"):
-            if isinstance(text := values[name], (str, bytes)):
-                values[name] = orjson.loads(text)
+            values[name] = loads_small_numbers(values[name])
         values["warnings"] = loads(values["warnings"])
         for name in ("superseded_at", "obs_start", "created_at", "updated_at"):
             values[name] = as_datetime(values[name])

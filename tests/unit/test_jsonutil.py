@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from pipeline.jsonutil import dumps, loads
+from pipeline.jsonutil import dumps, loads, loads_small_numbers
 
 
 def test_integers_beyond_64_bits_are_written_exactly() -> None:
@@ -23,3 +23,14 @@ def test_complex_and_non_finite_values() -> None:
         "Z": [1.0, -2.0],
         "I": None,
     }
+
+
+def test_small_numbers_read_as_the_careful_path_reads_them() -> None:
+    footprint = "[[326.28501404154366,-45.124951756065826],[1e-05,-0.0]]"
+    assert loads_small_numbers(footprint) == loads(footprint)
+    assert loads_small_numbers("[4096, 2048, 3]") == [4096, 2048, 3]
+    assert loads_small_numbers(None) is None
+    assert loads_small_numbers([1.5]) == [1.5]  # already parsed (a JSONB column): as it is
+    # What it must not be given: the careful path keeps a 20-digit integer exact.
+    assert loads("[12345678901234567890123]") == [12345678901234567890123]
+    assert loads_small_numbers("[12345678901234567890123]") != [12345678901234567890123]
