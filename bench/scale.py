@@ -49,6 +49,7 @@ from bench.scale_backfill import Run, empty_catalogue, forget_queue, ingest_run,
 from bench.scale_startup import bare_walk, fill_recorded, make_tree, watch_startup
 from bench.scale_tables import mb, result
 from bench.services import Catalogue, scratch_database
+from pipeline.settings import WorkerSettings
 
 __all__ = ["FULL", "QUICK", "Sizes", "measure", "run"]
 
@@ -84,7 +85,8 @@ QUICK = Sizes(300, 100, 2, 0, 0, 2_000, False, 0.2)
 
 def measure(sizes: Sizes, say: Callable[[str], None] = print) -> dict[str, Any]:
     """Every part not skipped; the figures as a dict (the harness's ``data``)."""
-    data: dict[str, Any] = {"sizes": asdict(sizes)}
+    # The worker processes run with fitsflow's defaults; the tables say which.
+    data: dict[str, Any] = {"sizes": asdict(sizes), "threads": WorkerSettings().threads}
     queue = f"bench-scale-{secrets.token_hex(4)}"
     with ExitStack() as stack:
         scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="fitsflow-scale-")))

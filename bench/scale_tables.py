@@ -163,7 +163,9 @@ def _server_note(data: dict[str, Any]) -> str:
     server = data.get("postgres", {})
     return (
         f"PostgreSQL {server.get('version', '?')}, autovacuum {server.get('autovacuum', '?')}; "
-        "16 threads per worker process, default pool (10 connections per process)"
+        # Results from before the thread count was recorded ran with 16.
+        f"{data.get('threads', 16)} threads per worker process, "
+        "default pool (10 connections per process)"
     )
 
 
