@@ -49,11 +49,11 @@ def _finite(value: Any) -> Any:
 
 def loads(text: str | bytes | None) -> Any:
     """Parse JSON text; None (a NULL column) stays None; parsed values pass through."""
-    if text is None or not isinstance(text, (str, bytes)):
-        return text
-    if _LONG_NUMBER.search(text if isinstance(text, str) else text.decode("utf-8", "replace")):
+    if isinstance(text, (str, bytes)) and _LONG_NUMBER.search(
+        text if isinstance(text, str) else text.decode("utf-8", "replace")
+    ):
         return json.loads(text)  # orjson would turn integers past 64 bits into floats
-    return orjson.loads(text)
+    return loads_small_numbers(text)
 
 
 def loads_small_numbers(text: str | bytes | None) -> Any:

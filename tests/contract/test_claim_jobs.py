@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from pipeline.clock import utc_now
-from pipeline.db import Database
+from pipeline.db import Connection, Database
 from pipeline.errors import NotFits
 from pipeline.repositories import jobs
 
@@ -52,7 +52,7 @@ async def _prepare(database: Database, prefix: str) -> list[int]:
     return ids
 
 
-async def _succeed_without_product(tx: Any, job_id: int, now: Any) -> None:
+async def _succeed_without_product(tx: Connection, job_id: int, now: datetime) -> None:
     await tx.execute(
         "UPDATE jobs SET state = 'succeeded', finished_at = :now WHERE id = :id",
         {"id": job_id, "now": now},

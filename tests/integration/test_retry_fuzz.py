@@ -9,10 +9,7 @@ schema.
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +19,11 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 from schemathesis.core.result import Ok
 
-from pipeline.api import ApiServer, create_app
 from pipeline.settings import Settings
-from tests.acceptance.conftest import FixedBrokerProbe, build_catalogue
+from tests.acceptance.conftest import build_catalogue
 from tests.acceptance.test_jobs_api import RecordingSender
-from tests.support.databases import ONLY_SQLITE, opened_database
+from tests.support.databases import ONLY_SQLITE
+from tests.support.live_api import live_api_over
 
 pytestmark = ONLY_SQLITE  # the request handling fuzzed here is the same on both
 TOKEN = "operator-token-for-the-fuzzing"
@@ -34,44 +31,18 @@ ACTIONS = {"/jobs/{job_id}/retry", "/jobs/retry", "/scan"}
 EXAMPLES = 40
 
 
-class _LiveApi:
-    def __init__(self, database_url: str, root: Path) -> None:
-        self.database_url, self.root = database_url, root
-        self.listening = threading.Event()
-        self.port = 0
-        self.server: ApiServer | None = None
-        self.loop: asyncio.AbstractEventLoop | None = None
-
-    async def run(self) -> None:
-        async with opened_database(self.database_url) as database:
-            await build_catalogue(database, self.root)
-            options = {"api": {"token": TOKEN}, "watch": {"roots": [str(self.root)]}}
-            app = create_app(
-                database,
-                FixedBrokerProbe(),
-                settings=Settings.model_validate(options),
-                sender=RecordingSender(),
-            )
-            self.server = ApiServer(app, "127.0.0.1", 0)
-            self.port = self.server.listen()
-            self.loop = asyncio.get_running_loop()
-            self.listening.set()
-            await self.server.serve()
-
-
 @pytest.fixture
 def live_api(migrated_database_url: str, tmp_path: Path) -> Iterator[str]:
-    live = _LiveApi(migrated_database_url, tmp_path / "incoming")
-    with ThreadPoolExecutor(max_workers=1) as thread:
-        served = thread.submit(asyncio.run, live.run())
-        while not live.listening.wait(0.05):
-            if served.done():
-                served.result()
-                raise AssertionError("the API stopped before it listened")
-        yield f"http://127.0.0.1:{live.port}"
-        assert live.loop is not None and live.server is not None
-        live.loop.call_soon_threadsafe(live.server.stop)
-        served.result(timeout=30)
+    root = tmp_path / "incoming"
+    options = {"api": {"token": TOKEN}, "watch": {"roots": [str(root)]}}
+    with live_api_over(
+        migrated_database_url,
+        root,
+        build_catalogue,
+        settings=Settings.model_validate(options),
+        sender=RecordingSender(),
+    ) as url:
+        yield url
 
 
 def _fuzz(operation: Any, mode: GenerationMode) -> None:
