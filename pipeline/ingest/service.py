@@ -15,7 +15,7 @@ import stat
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +104,9 @@ class IngestService:
         self._successes: GroupWriter[_Done, IngestResult] = GroupWriter(
             db, self._succeed_many, self._succeed_one
         )
+        # Failures and retries too: a burst of bad files then holds one
+        # connection, not one per worker thread.
+        self._endings: GroupWriter[_Ending, None] = GroupWriter(db, self._end_many, self._end_one)
 
     async def ingest_path(
         self,
@@ -270,12 +273,7 @@ class IngestService:
     async def _retry_later(
         self, job: Job, attempt: int, error: FitsflowError, delay: float
     ) -> IngestResult:
-        async def write(tx: Connection) -> None:
-            now = utc_now()
-            await jobs.mark_retrying(tx, job.id, error, now + timedelta(seconds=delay), now)
-            await jobs.finish_attempt(tx, job.id, attempt, "retrying", now, error)
-
-        await self.db.run_in_transaction(write)
+        await self._endings.submit(_Ending(job.id, attempt, error, delay))
         log.info("job will be retried", job_id=job.id, path=job.path, code=error.code, delay=delay)
         return IngestResult(job.path, "retrying", job_id=job.id, error=error)
 
@@ -292,16 +290,32 @@ class IngestService:
             target = quarantine_target(job.path, root, quarantine_dir)
             error.details["quarantined_to"] = str(target)
 
-        async def write(tx: Connection) -> None:
-            now = utc_now()
-            await jobs.mark_failed(tx, job.id, error, now)
-            await jobs.finish_attempt(tx, job.id, attempt, "failed", now, error)
-
-        await self.db.run_in_transaction(write)
+        await self._endings.submit(_Ending(job.id, attempt, error))
         log.info("job failed", job_id=job.id, path=job.path, code=error.code, error=error.message)
         if target is not None:
             move_to_quarantine(job.path, target)
         return IngestResult(job.path, "failed", job_id=job.id, error=error)
+
+    async def _end_many(self, tx: Connection, endings: Sequence[_Ending]) -> list[None]:
+        """Record failed and retrying attempts, one job after another in one transaction."""
+        now = utc_now()
+        for ending in endings:
+            await self._end(tx, ending, now)
+        return [None] * len(endings)
+
+    async def _end_one(self, tx: Connection, ending: _Ending) -> None:
+        await self._end(tx, ending, utc_now())
+
+    @staticmethod
+    async def _end(tx: Connection, ending: _Ending, now: datetime) -> None:
+        job_id, attempt, error = ending.job_id, ending.attempt, ending.error
+        if ending.retry_in is None:
+            await jobs.mark_failed(tx, job_id, error, now)
+            await jobs.finish_attempt(tx, job_id, attempt, "failed", now, error)
+            return
+        next_attempt = now + timedelta(seconds=ending.retry_in)
+        await jobs.mark_retrying(tx, job_id, error, next_attempt, now)
+        await jobs.finish_attempt(tx, job_id, attempt, "retrying", now, error)
 
     async def fail_job(self, job_id: int, error: FitsflowError) -> None:
         """End a job as failed from outside its normal run (time limit, a defect)."""
@@ -366,6 +380,16 @@ class _Done:
     job: Job
     attempt: int
     parsed: ParsedFile
+
+
+@dataclass(frozen=True, slots=True)
+class _Ending:
+    """A failed attempt: the job fails, or is retried in ``retry_in`` seconds."""
+
+    job_id: int
+    attempt: int
+    error: FitsflowError
+    retry_in: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,8 +15,12 @@ from pipeline.errors import IntegrityViolation
 from pipeline.ingest.groups import GroupWriter
 from pipeline.ingest.parse import parse_file
 from pipeline.ingest.recording import record_products
+from pipeline.ingest.service import IngestService, JobRun
 from pipeline.models import Outcome
+from pipeline.outbox import Admission, IngestMessage
+from pipeline.retrypolicy import RetryPolicy
 from pipeline.settings import ReaderSettings
+from pipeline.watcher.model import SeenFile
 from tests.support.catalogue import write_fits
 
 
@@ -87,40 +91,81 @@ async def test_bulk_recording_follows_the_identity_rules(
     assert at[str(copy)] == first_id and at[str(recorded)] == results[4][0]
 
 
-@pytest.mark.parametrize("files", [40])
-async def test_concurrent_successes_share_transactions(
-    database: Database, tmp_path: Path, files: int
-) -> None:
-    from pipeline.ingest.service import IngestService
-    from pipeline.outbox import Admission
-    from pipeline.retrypolicy import RetryPolicy
-
-    paths = [write_fits(tmp_path / f"{i}.fits", i) for i in range(files)]
+async def _admit(database: Database, root: Path, paths: Sequence[Path]) -> list[int]:
+    """Queue one job per path through the outbox; the job ids in order."""
 
     class Collect:
         def __init__(self) -> None:
             self.sent: list[int] = []
 
-        def send(self, message: object) -> str:
-            self.sent.append(message.job_id)  # type: ignore[attr-defined]
+        def send(self, message: IngestMessage) -> str:
+            self.sent.append(message.job_id)
             return f"m{len(self.sent)}"
 
     sink = Collect()
-    seen = [type("S", (), {"path": str(p), "size": p.stat().st_size,
-                           "mtime_ns": p.stat().st_mtime_ns})() for p in paths]  # fmt: skip
-    await Admission(database, sink, [tmp_path]).admit(seen)  # type: ignore[arg-type]
-    service = IngestService(database, ReaderSettings())
+    seen = [SeenFile(str(p), root, p.stat().st_size, p.stat().st_mtime_ns, "closed") for p in paths]
+    await Admission(database, sink, [root]).admit(seen)
+    return sink.sent
+
+
+async def _run_all(
+    service: IngestService, root: Path, job_ids: Sequence[int], grace: float = 0.0
+) -> list[JobRun]:
     policy = RetryPolicy(3, 0.1, 0.1, 60)
-    runs = await asyncio.gather(
+    return await asyncio.gather(
         *(
             service.run_job(
                 job_id, message_id=f"m{n}", retries_so_far=0, policy=policy,
-                lease_seconds=60, root=tmp_path,
+                lease_seconds=60, root=root, incomplete_grace_seconds=grace,
             )
-            for n, job_id in enumerate(sink.sent, start=1)
+            for n, job_id in enumerate(job_ids, start=1)
         )
     )  # fmt: skip
+
+
+@pytest.mark.parametrize("files", [40])
+async def test_concurrent_successes_share_transactions(
+    database: Database, tmp_path: Path, files: int
+) -> None:
+    paths = [write_fits(tmp_path / f"{i}.fits", i) for i in range(files)]
+    service = IngestService(database, ReaderSettings())
+    runs = await _run_all(service, tmp_path, await _admit(database, tmp_path, paths))
     assert all(run.result is not None and run.result.status == "succeeded" for run in runs)
     assert await _count(database, "SELECT COUNT(*) FROM products") == files
     assert await _count(database, "SELECT COUNT(*) FROM job_attempts") == files
     assert service._successes.groups < files  # they did share transactions
+
+
+async def test_concurrent_failures_and_retries_share_transactions(
+    database: Database, tmp_path: Path
+) -> None:
+    # Half not FITS at all (fails at once), half cut short moments ago (the
+    # writer may still be at work: retried later).
+    broken = [tmp_path / f"text-{i}.fits" for i in range(20)]
+    for path in broken:
+        path.write_text("not a FITS file\n" * 200)
+    cut = [write_fits(tmp_path / f"cut-{i}.fits", i) for i in range(20)]
+    for path in cut:
+        with path.open("r+b") as handle:
+            handle.truncate(4000)
+    service = IngestService(database, ReaderSettings())
+    runs = await _run_all(
+        service, tmp_path, await _admit(database, tmp_path, broken + cut), grace=3600
+    )
+    statuses = [run.result.status if run.result else None for run in runs]
+    assert statuses == ["failed"] * 20 + ["retrying"] * 20
+    assert [run.retry_in is not None for run in runs] == [False] * 20 + [True] * 20
+    jobs_by_state = await database.fetch_all(
+        "SELECT state, error_code, COUNT(*) AS n FROM jobs GROUP BY state, error_code"
+    )
+    assert {(r["state"], r["error_code"], r["n"]) for r in jobs_by_state} == {
+        ("failed", "not_fits", 20),
+        ("retrying", "file_not_complete", 20),
+    }
+    attempts = await database.fetch_all(
+        "SELECT outcome, COUNT(*) AS n FROM job_attempts GROUP BY outcome ORDER BY outcome"
+    )
+    assert [(r["outcome"], r["n"]) for r in attempts] == [("failed", 20), ("retrying", 20)]
+    assert await _count(database, "SELECT COUNT(*) FROM products") == 0
+    assert all(path.read_text().startswith("not a FITS") for path in broken)  # untouched
+    assert service._endings.items == 40 and service._endings.groups < 40
