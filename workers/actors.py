@@ -71,8 +71,8 @@ async def _ingest(
                 f"ingest took longer than worker.time_limit_seconds ({limit:g} s)",
                 details={"limit": "time_limit_seconds", "value": worker.time_limit_seconds},
             )
-            await service.fail_job(job_id, error)
-            metrics.record_job_failed(error.code)
+            if await service.fail_job(job_id, error):
+                metrics.record_job_failed(error.code)
             return JobRun(None)
         except asyncio.CancelledError:
             # Dramatiq interrupted us (shutdown, its backstop time limit): the
@@ -83,10 +83,10 @@ async def _ingest(
             if getattr(error, "transient", False):
                 raise  # Dramatiq retries it (a database outage while recording)
             log.exception("ingest failed unexpectedly")
-            await asyncio.shield(
+            if await asyncio.shield(
                 service.fail_job(job_id, InternalError(f"{type(error).__name__}: {error}"))
-            )
-            metrics.record_job_failed(InternalError.code)
+            ):
+                metrics.record_job_failed(InternalError.code)
             raise
     _count(run)
     return run

@@ -317,17 +317,27 @@ class IngestService:
         await jobs.mark_retrying(tx, job_id, error, next_attempt, now)
         await jobs.finish_attempt(tx, job_id, attempt, "retrying", now, error)
 
-    async def fail_job(self, job_id: int, error: FitsflowError) -> None:
-        """End a job as failed from outside its normal run (time limit, a defect)."""
+    async def fail_job(self, job_id: int, error: FitsflowError) -> bool:
+        """End a job as failed from outside its normal run (time limit, a defect).
 
-        async def write(tx: Connection) -> None:
+        False when the job had finished already — its success may have been
+        committed in its group while the time limit fired — and stays so.
+        """
+
+        async def write(tx: Connection) -> bool:
             now = utc_now()
-            await jobs.mark_failed(tx, job_id, error, now)
+            if not await jobs.mark_failed(tx, job_id, error, now):
+                return False
             await jobs.finish_open_attempts(tx, job_id, "failed", now, error)
+            return True
 
-        await self.db.run_in_transaction(write)
+        failed = await self.db.run_in_transaction(write)
         # The actor binds the job's path to every line of the job (see workers.logcontext).
-        log.warning("job failed", job_id=job_id, code=error.code, error=error.message)
+        if failed:
+            log.warning("job failed", job_id=job_id, code=error.code, error=error.message)
+        else:
+            log.info("job had finished already; not failed", job_id=job_id, code=error.code)
+        return failed
 
     async def release_job(self, job_id: int) -> None:
         """Give a running job back to ``queued``: this worker is stopping."""

@@ -88,10 +88,12 @@ MARK_SUCCEEDED_SQL = (
     " error_code = NULL, error_message = NULL, error_details = NULL, finished_at = :now,"
     " updated_at = :now, next_attempt_at = NULL, lease_expires_at = NULL WHERE id = :id"
 )
+# A finished job stays as it finished: a failure noticed late (the actor's
+# time limit firing while the job's success was being committed) changes nothing.
 MARK_FAILED_SQL = (
     "UPDATE jobs SET state = 'failed', error_code = :code, error_message = :message,"
     " error_details = :details, finished_at = :now, updated_at = :now, next_attempt_at = NULL,"
-    " lease_expires_at = NULL WHERE id = :id"
+    " lease_expires_at = NULL WHERE id = :id AND state NOT IN ('succeeded', 'failed')"
 )
 MARK_RETRYING_SQL = (
     "UPDATE jobs SET state = 'retrying', error_code = :code, error_message = :message,"
@@ -339,8 +341,9 @@ async def mark_succeeded(
     )
 
 
-async def mark_failed(conn: Connection, job_id: int, error: FitsflowError, now: datetime) -> None:
-    await conn.execute(
+async def mark_failed(conn: Connection, job_id: int, error: FitsflowError, now: datetime) -> bool:
+    """Fail the job unless it has finished already; whether it was failed now."""
+    changed = await conn.execute(
         MARK_FAILED_SQL,
         {
             "id": job_id,
@@ -350,6 +353,7 @@ async def mark_failed(conn: Connection, job_id: int, error: FitsflowError, now: 
             "now": now,
         },
     )
+    return changed > 0
 
 
 async def mark_retrying(

@@ -169,3 +169,27 @@ async def test_concurrent_failures_and_retries_share_transactions(
     assert await _count(database, "SELECT COUNT(*) FROM products") == 0
     assert all(path.read_text().startswith("not a FITS") for path in broken)  # untouched
     assert service._endings.items == 40 and service._endings.groups < 40
+
+
+async def test_a_late_failure_never_overrides_a_finished_job(
+    database: Database, tmp_path: Path
+) -> None:
+    # The actor's time limit can fire while the job's success is committing
+    # in its group (the group commits it anyway): the job stays succeeded.
+    from pipeline.errors import LimitExceeded
+
+    path = write_fits(tmp_path / "done.fits", 1)
+    service = IngestService(database, ReaderSettings())
+    [job_id] = await _admit(database, tmp_path, [path])
+    [run] = await _run_all(service, tmp_path, [job_id])
+    assert run.result is not None and run.result.status == "succeeded"
+    failed = await service.fail_job(job_id, LimitExceeded("too late", details={}))
+    assert failed is False
+    job = await database.fetch_one(
+        "SELECT state, error_code, product_id FROM jobs WHERE id = :id", {"id": job_id}
+    )
+    assert job is not None
+    assert (job["state"], job["error_code"]) == ("succeeded", None)
+    assert job["product_id"] == run.result.product_id
+    attempts = await database.fetch_all("SELECT outcome FROM job_attempts")
+    assert [row["outcome"] for row in attempts] == ["succeeded"]
