@@ -13,7 +13,7 @@ from the jobs table.
 In the same run, two baselines on the same broker and worker settings
 (:mod:`bench.baseline_actors`), fitsflow's processes stopped meanwhile:
 Redis with two worker processes of ``fitsflow worker``'s default thread
-count (``dramatiq bench.baseline_actors --processes 2 --threads 16``) for
+count (``dramatiq bench.baseline_actors --processes 2 --threads 64``) for
 the distributed mode; the memory broker with ``fitsflow run``'s worker
 threads (``worker.embedded_threads``, 128) in one process for the embedded
 mode. Each is sent one message per file (the same bytes fitsflow ingests),
