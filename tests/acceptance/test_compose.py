@@ -357,7 +357,8 @@ def test_worker_execs_dramatiq_with_the_compose_settings(
     # The Dramatiq processes load their settings from that environment.
     child = load_settings()
     assert child.database.pool_max_size >= context.params["threads"], (
-        "every worker thread may hold a database connection at once"
+        "compose sizes the pool so that every thread could fail or release a job on a"
+        " connection of its own at once (group commit needs far fewer)"
     )
 
 
