@@ -14,6 +14,7 @@ runs scan it), ``tail/`` the rest (the long backfill scans both).
 
 from __future__ import annotations
 
+import http.client
 import subprocess
 import time
 from collections.abc import Callable
@@ -284,9 +285,25 @@ def _sample(seconds: float, ended: int, pids: list[int], port: int) -> Sample:
     )
 
 
+#: Tries of one scrape of the worker metrics endpoint, a fifth of a second apart.
+SCRAPE_TRIES = 5
+
+
 def _pool(port: int) -> dict[str, float]:
-    """The worker pool's statistics as the endpoint serves them now."""
-    served = scrape(f"http://127.0.0.1:{port}/metrics")
+    """The worker pool's statistics as the endpoint serves them now.
+
+    A scrape that fails (the endpoint reading the files of a worker process
+    that is starting or stopping) is tried again: the figures are cumulative,
+    so one lost sample would zero them.
+    """
+    for attempt in range(1, SCRAPE_TRIES + 1):
+        try:
+            served = scrape(f"http://127.0.0.1:{port}/metrics")
+            break
+        except (OSError, http.client.HTTPException):
+            if attempt == SCRAPE_TRIES:
+                raise
+            time.sleep(0.2)
     return {
         name: served.get(f'{metric}{{pool="worker"}}', 0.0) for name, metric in POOL_METRICS.items()
     }

@@ -20,10 +20,13 @@ __all__ = ["StderrHandler", "configure_logging"]
 LogFormat = Literal["auto", "console", "json"]
 
 
-def _stderr_logger(*_args: object) -> structlog.PrintLogger:
+def _stderr_logger(*_args: object) -> structlog.WriteLogger:
     # Whatever sys.stderr is now (tests and embedding programs swap it), not
     # the stream that happened to be there when logging was configured.
-    return structlog.PrintLogger(sys.stderr)
+    # WriteLogger writes line and newline in one call (PrintLogger's print()
+    # makes two): Dramatiq relays each write of a worker process to its
+    # parent as one message, so two processes' lines could be glued together.
+    return structlog.WriteLogger(sys.stderr)
 
 
 class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]

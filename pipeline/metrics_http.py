@@ -72,7 +72,15 @@ class _Handler(BaseHTTPRequestHandler):
         elif not self.server.authorised(self.headers.get("Authorization", "")):
             self._answer(403, b"a valid bearer token is required (api.token)\n", "text/plain")
         else:
-            self._answer(200, self.server.render(), CONTENT_TYPE_LATEST)
+            try:
+                body = self.server.render()
+            except Exception as error:  # noqa: BLE001 - answered, not dropped
+                # Unanswered, the scraper would see only a closed connection.
+                log.warning("metrics could not be rendered", error=repr(error))
+                message = f"metrics unavailable: {type(error).__name__}: {error}\n"
+                self._answer(503, message.encode(), "text/plain")
+                return
+            self._answer(200, body, CONTENT_TYPE_LATEST)
 
     def _answer(self, status: int, body: bytes, content_type: str) -> None:
         self.send_response(status)
