@@ -20,21 +20,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 from pipeline.clock import utc_now
 from pipeline.db import Database, open_database
+from pipeline.db.migrate import upgrade
 from pipeline.ingest.parse import ParsedFile, parse_file
 from pipeline.ingest.service import IngestService, _Done, _Start
 from pipeline.repositories import jobs
 from pipeline.samples import SampleKind, rng_for, sample_bytes
 from pipeline.settings import DatabaseSettings, ReaderSettings
-
-FITSFLOW = str(Path(sys.executable).with_name("fitsflow"))
 
 
 def _parsed(directory: Path, files: int) -> list[ParsedFile]:
@@ -88,10 +85,7 @@ def main(argv: list[str] | None = None) -> int:
             rates = []
             for repetition in range(args.repetitions):
                 url = f"sqlite:///{scratch}/group-{size}-{repetition}.db"
-                env = {"FITSFLOW_DATABASE_URL": url, "PATH": "/usr/bin:/bin"}
-                subprocess.run(
-                    [FITSFLOW, "db", "upgrade"], env=env, check=True, capture_output=True
-                )
+                upgrade(url)
                 seconds = asyncio.run(_one_run(url, parsed, size))
                 rates.append(args.files / seconds)
             rates.sort()

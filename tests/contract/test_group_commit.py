@@ -17,10 +17,11 @@ from pipeline.ingest.parse import parse_file
 from pipeline.ingest.recording import record_products
 from pipeline.ingest.service import IngestService, JobRun
 from pipeline.models import Outcome
-from pipeline.outbox import Admission, IngestMessage
+from pipeline.outbox import Admission
 from pipeline.retrypolicy import RetryPolicy
 from pipeline.settings import ReaderSettings
 from pipeline.watcher.model import SeenFile
+from tests.acceptance.test_jobs_api import RecordingSender
 from tests.support.catalogue import write_fits
 
 
@@ -93,19 +94,10 @@ async def test_bulk_recording_follows_the_identity_rules(
 
 async def _admit(database: Database, root: Path, paths: Sequence[Path]) -> list[int]:
     """Queue one job per path through the outbox; the job ids in order."""
-
-    class Collect:
-        def __init__(self) -> None:
-            self.sent: list[int] = []
-
-        def send(self, message: IngestMessage) -> str:
-            self.sent.append(message.job_id)
-            return f"m{len(self.sent)}"
-
-    sink = Collect()
+    sender = RecordingSender()
     seen = [SeenFile(str(p), root, p.stat().st_size, p.stat().st_mtime_ns, "closed") for p in paths]
-    await Admission(database, sink, [root]).admit(seen)
-    return sink.sent
+    await Admission(database, sender, [root]).admit(seen)
+    return [message.job_id for message in sender.sent]
 
 
 async def _run_all(
