@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,8 +16,11 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from pipeline.db import migrate
 from pipeline.db.schema import metadata
+from pipeline.ingest.service import IngestService
 from pipeline.repositories import batches, jobs, products
-from tests.support.databases import opened_database
+from pipeline.samples import SampleKind, rng_for, write_sample
+from pipeline.settings import ReaderSettings
+from tests.support.databases import ONLY_POSTGRESQL, opened_database
 
 FITSFLOW_TABLES = {"batches", "products", "hdus", "jobs", "job_attempts"}
 
@@ -96,3 +100,49 @@ async def test_every_repository_statement_compiles_against_the_migrated_schema(
         async with database.transaction() as tx:
             plan = await tx.fetch_all("EXPLAIN " + sql, params)
         assert plan, name
+
+
+def _compression_of_hdu_columns(url: str) -> dict[str, str]:
+    """How PostgreSQL compresses new ``hdus.header``/``cards`` values ('' = the default)."""
+
+    async def read() -> dict[str, str]:
+        async with opened_database(url) as database, database.transaction() as tx:
+            rows = await tx.fetch_all(
+                "SELECT attname, attcompression::text AS attcompression FROM pg_attribute"
+                " WHERE attrelid = 'hdus'::regclass AND attname IN ('header', 'cards')"
+            )
+        return {str(row["attname"]): str(row["attcompression"]) for row in rows}
+
+    with ThreadPoolExecutor(max_workers=1) as executor:
+        return executor.submit(asyncio.run, read()).result()
+
+
+@ONLY_POSTGRESQL
+def test_hdu_headers_and_cards_are_written_with_lz4_on_postgresql(
+    empty_database_url: str, tmp_path: Path
+) -> None:
+    # The server here is built with LZ4 (Debian's and the postgres image's are);
+    # a server without it keeps pglz and this test would say so.
+    url = empty_database_url
+    migrate.upgrade(url)
+    assert _compression_of_hdu_columns(url) == {"header": "l", "cards": "l"}
+    path = write_sample(tmp_path, 0, SampleKind.LONG_HEADER, rng_for(0, 0))
+
+    async def ingest_and_look() -> list[Any]:
+        async with opened_database(url) as database:
+            result = await IngestService(database, ReaderSettings()).ingest_path(path)
+            assert result.status == "succeeded", result
+            async with database.transaction() as tx:
+                return await tx.fetch_all(
+                    "SELECT pg_column_compression(header) AS header,"
+                    " pg_column_compression(cards) AS cards FROM hdus"
+                )
+
+    with ThreadPoolExecutor(max_workers=1) as executor:
+        stored = executor.submit(asyncio.run, ingest_and_look()).result()
+    assert [dict(row) for row in stored] == [{"header": "lz4", "cards": "lz4"}]
+
+    migrate.downgrade(url, "0005")
+    assert _compression_of_hdu_columns(url) == {"header": "", "cards": ""}
+    migrate.upgrade(url)
+    assert _compression_of_hdu_columns(url) == {"header": "l", "cards": "l"}
