@@ -21,6 +21,9 @@ __all__ = ["Examined", "Selection", "examine"]
 
 Examined = SeenFile | Refusal | None
 
+#: Directories whose verdict :class:`Selection` keeps (then it starts again).
+_DIRECTORIES_REMEMBERED = 4096
+
 _KINDS = (
     (stat.S_ISDIR, "directory"),
     (stat.S_ISFIFO, "FIFO"),
@@ -40,6 +43,9 @@ class Selection:
 
     def __init__(self, patterns: NamePatterns) -> None:
         self.patterns = patterns
+        # Whether a directory lies below an ignored one never changes: files
+        # arrive by the thousand in a few directories, so it is decided once.
+        self._below_ignored_dirs: dict[tuple[str, str], bool] = {}
 
     def wants_file(self, path: str, root: WatchRoot) -> bool:
         """Whether ``path`` under ``root`` is named like a candidate, outside ignored dirs."""
@@ -51,7 +57,14 @@ class Selection:
         return not self.patterns.ignores_directory(name) and not self._below_ignored(path, root)
 
     def _below_ignored(self, path: str, root: WatchRoot) -> bool:
-        return any(self.patterns.ignores_directory(d) for d in root.directories_between(path))
+        key = (root.text, os.path.dirname(path))
+        known = self._below_ignored_dirs.get(key)
+        if known is None:
+            if len(self._below_ignored_dirs) >= _DIRECTORIES_REMEMBERED:
+                self._below_ignored_dirs.clear()
+            known = any(self.patterns.ignores_directory(d) for d in root.directories_between(path))
+            self._below_ignored_dirs[key] = known
+        return known
 
 
 def examine(
