@@ -12,10 +12,10 @@ from __future__ import annotations
 import hashlib
 import io
 import time
-import zlib
 from collections.abc import Callable, Iterator
 
 from pipeline.errors import CorruptCompression, LimitExceeded, TruncatedFits
+from pipeline.fits.inflate import INFLATE_ERRORS, Inflater, decompressobj
 
 __all__ = ["ByteSource", "Deadline", "GzipSource", "PlainSource", "Sink"]
 
@@ -172,7 +172,7 @@ class GzipSource(ByteSource):
         super().__init__(self._inflate())
 
     def _inflate(self) -> Iterator[bytes]:
-        decompressor = zlib.decompressobj(wbits=31)
+        decompressor = decompressobj(wbits=31)
         padding = False
         for data in self.raw:
             while data:
@@ -185,7 +185,7 @@ class GzipSource(ByteSource):
                             "bytes after the end of the gzip stream are not another gzip member",
                             details={"compressed_offset": self.raw.bytes_read - len(data)},
                         )
-                    decompressor = zlib.decompressobj(wbits=31)
+                    decompressor = decompressobj(wbits=31)
                 out = self._decompress(decompressor, data)
                 if out:
                     yield self._count(out)
@@ -204,10 +204,10 @@ class GzipSource(ByteSource):
                 details={"compressed_size": self.raw.bytes_read, "inflated": self.inflated},
             )
 
-    def _decompress(self, decompressor: zlib._Decompress, data: bytes) -> bytes:
+    def _decompress(self, decompressor: Inflater, data: bytes) -> bytes:
         try:
             return decompressor.decompress(data, self._chunk_bytes)
-        except zlib.error as error:
+        except INFLATE_ERRORS as error:
             raise CorruptCompression(
                 f"gzip stream is damaged: {error}",
                 details={"compressed_offset": self.raw.bytes_read},

@@ -15,12 +15,12 @@ import bz2
 import gzip
 import os
 import random
-import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pipeline.fits.inflate import INFLATE_ERRORS
 from pipeline.samples import rng_for, sample_bytes
 from pipeline.samples.cards import card, commentary, hdu_bytes, header_bytes
 from pipeline.settings import ReaderSettings
@@ -315,13 +315,13 @@ CASES: tuple[BrokenCase, ...] = (
         "corrupt_gzip_flipped_bytes",
         _file("flipped.fits.gz", lambda: _flip(gzip.compress(_image(), mtime=0), 200)),
         "corrupt_compression",
-        cause=zlib.error,
+        cause=INFLATE_ERRORS,
     ),
     BrokenCase(
         "corrupt_gzip_bad_crc",
         _file("bad_crc.fits.gz", _bad_crc),
         "corrupt_compression",
-        cause=zlib.error,
+        cause=INFLATE_ERRORS,
     ),
     BrokenCase(
         "gzip_followed_by_junk",
