@@ -45,3 +45,18 @@ def test_quick_benchmarks_run(tmp_path: Path) -> None:
     assert headers["data"]["cards_compared"] > 0
     corpora = {corpus["corpus"] for corpus in headers["data"]["corpora"]}
     assert {"image", "mef", "long_header", "gzip", "tile_compressed", "astropy"} <= corpora
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.timeout(300)
+def test_pg_statements_profiles_a_distributed_burst() -> None:
+    from bench.pg_statements import measure
+
+    found = measure(60)
+    assert found["files"] == 60 and found["files_per_second"] > 0
+    assert found["server_cpu_ms_per_file"] > 0 and found["wal_bytes_per_file"] > 0
+    calls = {s["query"].split(" (", 1)[0]: s["calls"] for s in found["statements"] if s["toplevel"]}
+    # Single images: exactly one product row and one HDU row per file.
+    assert calls["INSERT INTO products"] == calls["INSERT INTO hdus"] == 60

@@ -13,7 +13,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 __all__ = ["PrivatePostgres", "PrivateRedis", "free_port", "private_postgres", "private_redis"]
@@ -106,10 +106,12 @@ def private_redis() -> Iterator[PrivateRedis]:
 class PrivatePostgres:
     """A PostgreSQL cluster of its own (initdb in a temporary directory, run as postgres)."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, settings: Mapping[str, str] | None = None) -> None:
         self.directory = directory
         self.data = directory / "data"
         self.port = free_port()
+        #: Server settings beyond the defaults (``-c name=value`` at start).
+        self.settings = dict(settings or {})
 
     @property
     def url(self) -> str:
@@ -128,6 +130,7 @@ class PrivatePostgres:
 
     def start(self) -> None:
         options = f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1 -c fsync=off"
+        options += "".join(f" -c {name}={value}" for name, value in self.settings.items())
         self._as_postgres(
             str(PG_BIN / "pg_ctl"),
             "-D",
@@ -151,9 +154,9 @@ class PrivatePostgres:
 
 
 @contextlib.contextmanager
-def private_postgres() -> Iterator[PrivatePostgres]:
+def private_postgres(settings: Mapping[str, str] | None = None) -> Iterator[PrivatePostgres]:
     with tempfile.TemporaryDirectory(prefix="fitsflow-pg-") as directory:
-        server = PrivatePostgres(Path(directory))
+        server = PrivatePostgres(Path(directory), settings)
         server.init()
         server.start()
         try:
