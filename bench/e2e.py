@@ -54,7 +54,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from contextlib import ExitStack
+from collections.abc import Callable
+from contextlib import AbstractContextManager, ExitStack, nullcontext
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -95,9 +96,9 @@ def _env(database_url: str, broker_url: str | None, queue: str) -> dict[str, str
     return env
 
 
-def _psql(sql: str) -> None:
+def _psql(sql: str, admin: str = POSTGRES_ADMIN) -> None:
     async def run() -> None:
-        db = open_database(DatabaseSettings(url=POSTGRES_ADMIN, pool_min_size=0, pool_max_size=1))
+        db = open_database(DatabaseSettings(url=admin, pool_min_size=0, pool_max_size=1))
         async with db:
             await db.execute(sql)
 
@@ -172,10 +173,13 @@ def _ingest(
     files: list[bytes],
     steady: list[bytes],
     rate: float,
+    burst: Callable[[], AbstractContextManager[object]] = nullcontext,
 ) -> dict[str, Any]:
     """fitsflow's files/s on ``files``, and its latencies on ``steady`` (if any).
 
-    The processes are started watching ``root`` (empty) and stopped on return.
+    The processes are started watching ``root`` (empty) and stopped on return;
+    ``burst()`` is entered from the first file written to the last committed
+    (:mod:`bench.pg_statements` observes the server there).
     """
     with ExitStack() as stack:
         if mode == "embedded":
@@ -190,8 +194,9 @@ def _ingest(
                 command = [FITSFLOW, "worker", "--processes", "1"]
                 _start(stack, command, env, logs / f"w{n}.log")
         time.sleep(4)  # start-up (imports, schema check, first scan)
-        closed = _drop(root, files, None, "bench")
-        done = _wait_all(database_url, root, set(closed), 600)
+        with burst():
+            closed = _drop(root, files, None, "bench")
+            done = _wait_all(database_url, root, set(closed), 600)
         figures: dict[str, Any] = {
             "files_per_second": len(files) / (max(done[p] for p in closed) - min(closed.values()))
         }
@@ -323,11 +328,13 @@ def measure(mode: str, files: int, rate: float, seconds: float, repetitions: int
     }
 
 
-def _databases(mode: str, scratch: Path, repetition: int, stack: ExitStack) -> tuple[str, str]:
+def _databases(
+    mode: str, scratch: Path, repetition: int, stack: ExitStack, admin: str = POSTGRES_ADMIN
+) -> tuple[str, str]:
     """Fresh databases for one repetition, fitsflow's and the baseline's: their URLs.
 
     Embedded: two SQLite files. Distributed: one scratch PostgreSQL database,
-    migrated, dropped when ``stack`` closes.
+    migrated, dropped when ``stack`` closes, on the server ``admin`` reaches.
     """
     if mode == "embedded":
         return (
@@ -335,9 +342,9 @@ def _databases(mode: str, scratch: Path, repetition: int, stack: ExitStack) -> t
             f"sqlite:///{scratch}/base-{repetition}.db",
         )
     name = f"fitsflow_bench_{secrets.token_hex(4)}"
-    _psql(f'CREATE DATABASE "{name}"')
-    stack.callback(lambda: _psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    url = POSTGRES_ADMIN.rsplit("/", 1)[0] + "/" + name
+    _psql(f'CREATE DATABASE "{name}"', admin)
+    stack.callback(lambda: _psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', admin))
+    url = admin.rsplit("/", 1)[0] + "/" + name
     env = {k: v for k, v in os.environ.items() if not k.startswith("FITSFLOW_")}
     env["FITSFLOW_DATABASE_URL"] = url
     subprocess.run([FITSFLOW, "db", "upgrade"], env=env, check=True, capture_output=True)

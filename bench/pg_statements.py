@@ -27,17 +27,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import re
 import secrets
+import subprocess
 import tempfile
-from collections.abc import Callable
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
 from bench import e2e
 from bench.harness import Result, Table, render_table
+from bench.services import _TICKS, _process_cpu_seconds
 from pipeline.db import open_database
 from pipeline.samples import SampleKind, rng_for, sample_bytes
 from pipeline.settings import DatabaseSettings
@@ -52,7 +53,6 @@ SERVER_SETTINGS = {
     "pg_stat_statements.track_planning": "on",
     "pg_stat_statements.max": "10000",
 }
-_TICKS = os.sysconf("SC_CLK_TCK")
 
 STATEMENTS_SQL = (
     "SELECT s.query, s.toplevel, s.calls, s.rows, s.total_exec_time, s.total_plan_time,"
@@ -71,28 +71,20 @@ def fold(query: str) -> str:
 def server_cpu_seconds(server: PrivatePostgres) -> float:
     """CPU seconds of every process of ``server`` so far, ended ones included."""
     postmaster = int((server.data / "postmaster.pid").read_text().split()[0])
-    fields = _stat(postmaster)
-    total = sum(int(fields[i]) for i in (11, 12, 13, 14))  # utime stime cutime cstime
-    for entry in os.listdir("/proc"):
-        if entry.isdigit() and entry != str(postmaster):
-            child = _stat(int(entry))
-            if child and int(child[1]) == postmaster:  # ppid
-                total += int(child[11]) + int(child[12])
-    return total / _TICKS
+    fields = Path(f"/proc/{postmaster}/stat").read_text().rsplit(")", 1)[1].split()
+    # Its own time and, as cutime/cstime, that of every child that has ended.
+    total = sum(int(fields[i]) for i in (11, 12, 13, 14)) / _TICKS
+    children = subprocess.run(
+        ["pgrep", "-P", str(postmaster)], capture_output=True, text=True, check=False
+    ).stdout.split()
+    return total + sum(_process_cpu_seconds(int(pid)) for pid in children)
 
 
-def _stat(pid: int) -> list[str]:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return []
-
-
-def _query(url: str, sql: str) -> list[dict[str, Any]]:
+def _query(url: str, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     async def run() -> list[dict[str, Any]]:
         settings = DatabaseSettings(url=url, pool_min_size=0, pool_max_size=1)
         async with open_database(settings) as db, db.transaction() as tx:
-            return await tx.fetch_all(sql)
+            return await tx.fetch_all(sql, params)
 
     return asyncio.run(run())
 
@@ -100,62 +92,44 @@ def _query(url: str, sql: str) -> list[dict[str, Any]]:
 def measure(files: int) -> dict[str, Any]:
     """One distributed burst of ``files`` images against a private server: the figures."""
     corpus = [sample_bytes(i, SampleKind.IMAGE, rng_for(7, i)) for i in range(files)]
-    marks: dict[str, Any] = {}
-    with private_postgres(SERVER_SETTINGS) as server, ExitStack() as restore:
-        restore.callback(setattr, e2e, "POSTGRES_ADMIN", e2e.POSTGRES_ADMIN)
-        e2e.POSTGRES_ADMIN = server.url
-        _around(restore, "_drop", before=lambda: _mark(marks, "before", server))
-        _around(restore, "_wait_all", after=lambda: _mark(marks, "after", server))
-        with tempfile.TemporaryDirectory(prefix="fitsflow-bench-") as where, ExitStack() as dbs:
-            scratch = Path(where)
-            url, _ = e2e._databases("distributed", scratch, 0, dbs)
-            marks["url"] = url
-            _query(url, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
-            root = scratch / "inbox"
-            root.mkdir()
-            queue = f"bench-{secrets.token_hex(4)}"
-            figures = e2e._ingest("distributed", root, scratch, url, queue, corpus, [], 50)
-    return _figures(files, figures["files_per_second"], marks)
+    observed: dict[str, Any] = {}
+    with (
+        private_postgres(SERVER_SETTINGS) as server,
+        tempfile.TemporaryDirectory(prefix="fitsflow-bench-") as where,
+        ExitStack() as databases,
+    ):
+        scratch = Path(where)
+        url, _ = e2e._databases("distributed", scratch, 0, databases, admin=server.url)
+        _query(url, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        root = scratch / "inbox"
+        root.mkdir()
+        figures = e2e._ingest(
+            "distributed", root, scratch, url, f"bench-{secrets.token_hex(4)}", corpus, [], 50,
+            burst=lambda: _observed(server, url, observed),
+        )  # fmt: skip
+    return _figures(files, figures["files_per_second"], observed)
 
 
-def _around(
-    stack: ExitStack,
-    name: str,
-    before: Callable[[], None] | None = None,
-    after: Callable[[], None] | None = None,
-) -> None:
-    """Run ``before``/``after`` around ``bench.e2e.<name>`` until ``stack`` closes."""
-    original = getattr(e2e, name)
-
-    def wrapped(*args: Any, **kwargs: Any) -> Any:
-        if before:
-            before()
-        result = original(*args, **kwargs)
-        if after:
-            after()
-        return result
-
-    setattr(e2e, name, wrapped)
-    stack.callback(setattr, e2e, name, original)
+@contextmanager
+def _observed(server: PrivatePostgres, url: str, into: dict[str, Any]) -> Iterator[None]:
+    """Statistics reset on entry; on exit ``into`` holds the statements, CPU and WAL since."""
+    _query(url, "SELECT pg_stat_statements_reset()")
+    [start] = _query(url, "SELECT pg_current_wal_lsn()::text AS lsn")
+    cpu = server_cpu_seconds(server)
+    yield
+    into["server_cpu_seconds"] = server_cpu_seconds(server) - cpu
+    into["statements"] = _query(url, STATEMENTS_SQL)
+    [wal] = _query(
+        url,
+        "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), CAST(CAST(:lsn AS text) AS pg_lsn)) AS b",
+        {"lsn": start["lsn"]},
+    )
+    into["wal_bytes"] = float(wal["b"])
 
 
-def _mark(marks: dict[str, Any], when: str, server: PrivatePostgres) -> None:
-    """Before the burst: reset the statistics; after it: read them. CPU and WAL both times."""
-    url = marks["url"]
-    if when == "before":
-        _query(url, "SELECT pg_stat_statements_reset()")
-        [lsn] = _query(url, "SELECT pg_current_wal_lsn()::text AS lsn")
-        marks["lsn"] = lsn["lsn"]
-    else:
-        marks["statements"] = _query(url, STATEMENTS_SQL)
-        [wal] = _query(url, f"SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '{marks['lsn']}') AS b")
-        marks["wal_bytes"] = float(wal["b"])
-    marks[when] = server_cpu_seconds(server)
-
-
-def _figures(files: int, files_per_second: float, marks: dict[str, Any]) -> dict[str, Any]:
+def _figures(files: int, files_per_second: float, observed: dict[str, Any]) -> dict[str, Any]:
     folded: dict[tuple[bool, str], dict[str, float]] = {}
-    for row in marks["statements"]:
+    for row in observed["statements"]:
         total = folded.setdefault((bool(row["toplevel"]), fold(str(row["query"]))), {})
         for key in ("calls", "rows", "total_exec_time", "total_plan_time", "wal_bytes"):
             total[key] = total.get(key, 0.0) + float(row[key] or 0)
@@ -166,8 +140,8 @@ def _figures(files: int, files_per_second: float, marks: dict[str, Any]) -> dict
     return {
         "files": files,
         "files_per_second": round(files_per_second, 1),
-        "server_cpu_ms_per_file": round((marks["after"] - marks["before"]) * 1000 / files, 3),
-        "wal_bytes_per_file": round(marks["wal_bytes"] / files),
+        "server_cpu_ms_per_file": round(observed["server_cpu_seconds"] * 1000 / files, 3),
+        "wal_bytes_per_file": round(observed["wal_bytes"] / files),
         "statements": statements,
     }
 

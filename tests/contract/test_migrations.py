@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import inspect
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +18,7 @@ from pipeline.ingest.service import IngestService
 from pipeline.repositories import batches, jobs, products
 from pipeline.samples import SampleKind, rng_for, write_sample
 from pipeline.settings import ReaderSettings
-from tests.support.databases import ONLY_POSTGRESQL, opened_database
+from tests.support.databases import ONLY_POSTGRESQL, _run_isolated, opened_database
 
 FITSFLOW_TABLES = {"batches", "products", "hdus", "jobs", "job_attempts"}
 
@@ -36,8 +34,7 @@ def _inspect(url: str, work: Any) -> Any:
         finally:
             await engine.dispose()
 
-    with ThreadPoolExecutor(max_workers=1) as executor:
-        return executor.submit(asyncio.run, run()).result()
+    return _run_isolated(run())
 
 
 def _tables(url: str) -> set[str]:
@@ -113,8 +110,7 @@ def _compression_of_hdu_columns(url: str) -> dict[str, str]:
             )
         return {str(row["attname"]): str(row["attcompression"]) for row in rows}
 
-    with ThreadPoolExecutor(max_workers=1) as executor:
-        return executor.submit(asyncio.run, read()).result()
+    return _run_isolated(read())
 
 
 @ONLY_POSTGRESQL
@@ -138,8 +134,7 @@ def test_hdu_headers_and_cards_are_written_with_lz4_on_postgresql(
                     " pg_column_compression(cards) AS cards FROM hdus"
                 )
 
-    with ThreadPoolExecutor(max_workers=1) as executor:
-        stored = executor.submit(asyncio.run, ingest_and_look()).result()
+    stored = _run_isolated(ingest_and_look())
     assert [dict(row) for row in stored] == [{"header": "lz4", "cards": "lz4"}]
 
     migrate.downgrade(url, "0005")
