@@ -8,9 +8,11 @@ it imports no FastAPI: the command runs without the web stack.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+from pipeline import models
 from pipeline.api.schemas import Product
 from pipeline.db import Database
 from pipeline.errors import ValidationError
@@ -20,6 +22,7 @@ __all__ = [
     "DEFAULT_PAGE_SIZE",
     "MAX_PAGE_SIZE",
     "PRODUCT_CURSOR_PATTERN",
+    "FoundPage",
     "ProductPage",
     "decode_product_cursor",
     "encode_product_cursor",
@@ -45,6 +48,32 @@ class ProductPage(BaseModel):
     )
 
 
+@dataclass(frozen=True, slots=True)
+class FoundPage:
+    """A page as read: the catalogue's records, not yet checked documents.
+
+    :meth:`json` writes exactly the :class:`ProductPage` document (same
+    fields, same order, same types: a test holds them equal) without
+    building and checking a pydantic model per product first — that was
+    ~a fifth of a search request's CPU in the status API.
+    """
+
+    products: list[models.Product]
+    next_cursor: str | None
+
+    def json(self) -> bytes:
+        return _FOUND_PAGE_JSON.dump_json(self)
+
+    def document(self) -> ProductPage:
+        return ProductPage(
+            products=[Product.model_validate(product) for product in self.products],
+            next_cursor=self.next_cursor,
+        )
+
+
+_FOUND_PAGE_JSON: TypeAdapter[FoundPage] = TypeAdapter(FoundPage)
+
+
 def encode_product_cursor(last_id: int) -> str:
     """The cursor of the page that follows product ``last_id``."""
     return f"p{last_id:x}"
@@ -67,7 +96,7 @@ async def find_products(
     *,
     limit: int = DEFAULT_PAGE_SIZE,
     cursor: str | None = None,
-) -> ProductPage:
+) -> FoundPage:
     """One page of the products matching ``search``.
 
     Read without BEGIN/COMMIT: a page is one statement unless a cone search
@@ -80,7 +109,7 @@ async def find_products(
             conn, database.dialect, search, limit=limit, before_id=before_id
         )
     following = page.next_before_id
-    return ProductPage(
-        products=[Product.model_validate(product) for product in page.products],
+    return FoundPage(
+        products=page.products,
         next_cursor=encode_product_cursor(following) if following is not None else None,
     )

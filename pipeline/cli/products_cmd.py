@@ -20,6 +20,7 @@ from rich.table import Table
 from pipeline.api.product_search import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
+    FoundPage,
     ProductPage,
     find_products,
 )
@@ -89,7 +90,7 @@ def search(
         radius=radius,
         include_superseded=include_superseded,
     )
-    page = asyncio.run(_find(settings, criteria, limit, cursor))
+    page = asyncio.run(_find(settings, criteria, limit, cursor)).document()
     if json_output:
         print_json(page.model_dump(mode="json"))
     else:
@@ -98,7 +99,7 @@ def search(
 
 async def _find(
     settings: Settings, criteria: ProductSearch, limit: int, cursor: str | None
-) -> ProductPage:
+) -> FoundPage:
     async with catalogue(settings) as database:
         return await find_products(database, criteria, limit=limit, cursor=cursor)
 

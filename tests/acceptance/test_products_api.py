@@ -20,7 +20,9 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 
 from pipeline.api import create_app
+from pipeline.api.product_search import find_products
 from pipeline.db import Database
+from pipeline.search import build_search
 from pipeline.settings import Settings
 from tests.acceptance.conftest import FixedBrokerProbe, asgi_client
 from tests.acceptance.test_status_cli import fitsflow
@@ -109,6 +111,20 @@ async def test_pages_by_cursor(http: httpx.AsyncClient, known: KnownCatalogue) -
             break
         params["cursor"] = page["next_cursor"]
     assert seen == sorted(known.ids.values(), reverse=True)
+
+
+async def test_pages_are_written_as_the_published_document(
+    database: Database, http: httpx.AsyncClient, known: KnownCatalogue
+) -> None:
+    """The endpoint writes pages without a pydantic model per product
+    (:meth:`FoundPage.json`): byte for byte what the documented ProductPage gives."""
+    response = await http.get("/products", params={"include_superseded": "true", "limit": 1000})
+    found = await find_products(database, build_search(include_superseded=True), limit=1000)
+    documented = found.document().model_dump_json().encode()
+    assert response.headers["content-type"] == "application/json"
+    assert response.content == found.json() == documented
+    assert len(found.products) == len(known.ids)
+    assert any(product.superseded_at is not None for product in found.products)
 
 
 async def test_reads_can_require_the_token(database: Database, known: KnownCatalogue) -> None:
