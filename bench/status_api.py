@@ -5,6 +5,7 @@
     python -m bench.status_api --database-url postgresql://…/db --keep    # reuse a filled one
     python -m bench.status_api --with-ingest            # also measure while files are ingested
     python -m bench.status_api --rate 500 --rate-only   # open loop, 500 requests/s, ± ingest
+    python -m bench.status_api --rate 500 --rate-only --ingest-priority idle   # ingest SCHED_IDLE
 
 1. creates ``fitsflow_bench_status_<hex>`` on ``FITSFLOW_BENCH_POSTGRES``,
    migrates it (``fitsflow db upgrade``) and fills it (:mod:`bench.status_fill`);
@@ -155,14 +156,23 @@ def endpoints(rows: int) -> list[Endpoint]:
     ]
 
 
+def _idle_priority() -> None:
+    # In the child before exec: Linux runs a SCHED_IDLE process only when
+    # nothing else wants the CPU (no privilege needed, threads inherit it).
+    os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+
+
 def _ingest_in_background(
-    stack: ExitStack, url: str, files: int, seed: int = 0
+    stack: ExitStack, url: str, files: int, seed: int = 0, priority: str = "normal"
 ) -> subprocess.Popen[bytes]:
     directory = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="fitsflow-bench-")))
     subprocess.run([FITSFLOW, "samples", str(directory), "--count", str(files), "--seed",
                     str(seed)], check=True, capture_output=True)  # fmt: skip
     ingest = subprocess.Popen(
-        [FITSFLOW, "ingest", str(directory)], env=_env(url), stdout=subprocess.DEVNULL
+        [FITSFLOW, "ingest", str(directory)],
+        env=_env(url),
+        stdout=subprocess.DEVNULL,
+        preexec_fn=_idle_priority if priority == "idle" else None,
     )
     stack.callback(ingest.wait, 600)
     return ingest
@@ -197,12 +207,13 @@ def _measure_rate(stack: ExitStack, url: str, args: argparse.Namespace) -> dict[
     # More files than ingest can record during the load (~250 files/s here when
     # idle), never seen before: a reused database already holds a fixed seed's.
     files, seed = int(250 * (args.seconds + 15)), secrets.randbelow(2**31)
-    ingest = _ingest_in_background(stack, url, files, seed=seed)
+    ingest = _ingest_in_background(stack, url, files, seed=seed, priority=args.ingest_priority)
     deadline = time.monotonic() + 60
     while _products(url) == before and time.monotonic() < deadline and ingest.poll() is None:
         time.sleep(0.2)
     started, first = time.monotonic(), _products(url)
-    found["with_ingest"] = _open_loop(args.base, args, "with ingest")
+    phase = "with ingest" + (" (ingest SCHED_IDLE)" if args.ingest_priority == "idle" else "")
+    found["with_ingest"] = _open_loop(args.base, args, phase)
     recorded = _products(url) - first
     found["ingest"] = {
         "files_generated": files,
@@ -210,6 +221,7 @@ def _measure_rate(stack: ExitStack, url: str, args: argparse.Namespace) -> dict[
         "recorded_during_load": recorded,
         "files_per_second": round(recorded / (time.monotonic() - started), 1),
         "still_running_at_end": ingest.poll() is None,
+        "priority": args.ingest_priority,
     }
     ingest.terminate()
     return found
@@ -289,6 +301,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate-only", action="store_true", help="only the open-loop loads")
     parser.add_argument(
         "--api-processes", type=int, default=1, help="open loop: `fitsflow api` processes to share"
+    )
+    parser.add_argument(
+        "--ingest-priority",
+        choices=["normal", "idle"],
+        default="normal",
+        help="open loop: run the concurrent `fitsflow ingest` as is or under SCHED_IDLE",
     )
     args = parser.parse_args(argv)
     data: dict[str, Any] = {"rows": args.rows, "requests": args.requests}
