@@ -62,6 +62,7 @@ from typing import Any
 
 from bench.harness import REPOSITORY, Result, Spread, Table
 from pipeline.db import open_database
+from pipeline.errors import DatabaseError
 from pipeline.samples import SampleKind, rng_for, sample_bytes
 from pipeline.settings import DatabaseSettings, WorkerSettings
 
@@ -125,6 +126,30 @@ def _wait_all(database_url: str, root: Path, paths: set[str], timeout: float) ->
         time.sleep(0.25)
     missing = len(paths - done.keys())
     raise SystemExit(f"{missing} of {len(paths)} files were not committed within {timeout}s")
+
+
+def _wait_first_commit(database_url: str, root: Path, logs: Path, timeout: float = 180.0) -> None:
+    """Return once fitsflow has recorded one file dropped into ``root``.
+
+    A fixed pause was not enough on a slow machine (``fitsflow run`` still
+    making its schema when the burst began). The probe's bytes are in no
+    corpus (their seeds are 100 and up) and its name in no burst's.
+    """
+    probe = _drop(root, [sample_bytes(0, SampleKind.IMAGE, rng_for(99, 0))], None, "ready")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            done = asyncio.run(_finished(database_url, root))
+        except DatabaseError:  # no schema yet: the embedded node makes it as it starts
+            done = {}
+        if probe.keys() <= done.keys():
+            return
+        time.sleep(0.25)
+    tails = "".join(
+        f"\n--- {log.name}\n{log.read_text(errors='replace')[-2000:]}"
+        for log in sorted(logs.glob("*.log"))
+    )
+    raise SystemExit(f"fitsflow recorded no file within {timeout:g} s{tails}")
 
 
 def _drop(root: Path, files: list[bytes], rate: float | None, prefix: str) -> dict[str, float]:
@@ -193,7 +218,7 @@ def _ingest(
             for n in range(PROCESSES):  # one process each, as on two hosts
                 command = [FITSFLOW, "worker", "--processes", "1"]
                 _start(stack, command, env, logs / f"w{n}.log")
-        time.sleep(4)  # start-up (imports, schema check, first scan)
+        _wait_first_commit(database_url, root, logs)
         with burst():
             closed = _drop(root, files, None, "bench")
             done = _wait_all(database_url, root, set(closed), 600)
