@@ -54,8 +54,9 @@ class FoundPage:
 
     :meth:`json` writes exactly the :class:`ProductPage` document (same
     fields, same order, same types: a test holds them equal) without
-    building and checking a pydantic model per product first — that was
-    ~a fifth of a search request's CPU in the status API.
+    building and checking a pydantic model per product first, which FastAPI
+    then checked again: ~12 % of a 50-product search's CPU in the status API
+    (docs/benchmarks.md, "Status endpoint").
     """
 
     products: list[models.Product]
