@@ -26,7 +26,7 @@ from pipeline.models import JobState
 from pipeline.repositories import jobs, products
 from pipeline.repositories.jobs import NewJob
 
-__all__ = ["Admission", "FileState", "IngestMessage", "Sender", "root_for"]
+__all__ = ["Admission", "FileState", "IngestMessage", "Sender", "root_for", "send_all"]
 
 log = structlog.get_logger(__name__)
 
@@ -59,6 +59,15 @@ class Sender(Protocol):
 
     def send(self, message: IngestMessage) -> str:
         """Send ``message``; returns the broker's message id. BrokerUnavailable if down."""
+        ...
+
+    @property
+    def batch_size(self) -> int:
+        """How many undelayed messages :meth:`send_batch` takes at once (1: one by one)."""
+        ...
+
+    def send_batch(self, messages: Sequence[IngestMessage]) -> list[str]:
+        """Send undelayed ``messages``, all or none (BrokerUnavailable); their ids in order."""
         ...
 
 
@@ -161,10 +170,17 @@ async def send_all(db: Database, sender: Sender, messages: Sequence[IngestMessag
     sent: list[tuple[int, str]] = []
 
     def send_each() -> None:
-        # One thread hop for the whole batch; `sent` keeps what went out
-        # before a broker failure.
+        # One thread hop for the whole round; `sent` keeps what went out
+        # before a broker failure (a batch goes out whole or not at all).
+        size = max(1, sender.batch_size)
+        now = [message for message in messages if not message.delay_seconds]
+        for start in range(0, len(now), size):
+            batch = now[start : start + size]
+            ids = sender.send_batch(batch) if len(batch) > 1 else [sender.send(batch[0])]
+            sent.extend(zip((message.job_id for message in batch), ids, strict=True))
         for message in messages:
-            sent.append((message.job_id, sender.send(message)))
+            if message.delay_seconds:
+                sent.append((message.job_id, sender.send(message)))
 
     try:
         await asyncio.to_thread(send_each)

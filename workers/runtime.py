@@ -10,6 +10,8 @@ thread, the loop the actor's coroutines run on.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import dramatiq
@@ -161,23 +163,49 @@ class WorkerRuntime:
 
     def send(self, message: IngestMessage) -> str:
         """Put ``message`` on the queue; BrokerUnavailable when the broker is down."""
-        try:
+        with self._translated():
             sent = self.actor.send_with_options(
-                args=(message.job_id, message.path, message.size, message.mtime_ns, message.root),
-                delay=int(message.delay_seconds * 1000) or None,
+                args=_arguments(message), delay=int(message.delay_seconds * 1000) or None
             )
+        return delivery_ref(sent)
+
+    @property
+    def batch_size(self) -> int:
+        """How many undelayed messages :meth:`send_batch` sends at once."""
+        return self.adapter.batch_size
+
+    def send_batch(self, messages: Sequence[IngestMessage]) -> list[str]:
+        """Put undelayed ``messages`` on the queue: all of them, or none and
+        BrokerUnavailable when the broker is down. Their ids, in order."""
+        if any(message.delay_seconds for message in messages):
+            raise ValueError("send_batch takes undelayed messages; send() the others")
+        with self._translated():
+            sent = self.adapter.enqueue_batch(
+                self.broker,
+                [self.actor.message_with_options(args=_arguments(m)) for m in messages],
+            )
+        return [delivery_ref(message) for message in sent]
+
+    @contextmanager
+    def _translated(self) -> Iterator[None]:
+        try:
+            yield
         except Exception as error:  # translated below, or re-raised untouched
             translated = self.adapter.translate(error)
             if translated is None:
                 raise
             raise translated from error
-        return delivery_ref(sent)
 
     def message_exists(self, message_id: str) -> bool | None:
         try:
             return self.adapter.message_exists(self.broker, self.queue, message_id)
         except BrokerUnavailable:
             return None  # cannot tell now; the next round asks again
+
+
+def _arguments(message: IngestMessage) -> tuple[Any, ...]:
+    """The ingest actor's arguments for ``message``."""
+    return (message.job_id, message.path, message.size, message.mtime_ns, message.root)
 
 
 def delivery_ref(message: dramatiq.Message[Any]) -> str:

@@ -5,7 +5,7 @@ scans (with their token rules), over the known catalogue of ``conftest.py``."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -38,9 +38,14 @@ class RecordingSender:
         self.sent: list[IngestMessage] = []
         self._ids = itertools.count(1)
 
+    batch_size = 1
+
     def send(self, message: IngestMessage) -> str:
         self.sent.append(message)
         return f"message-{next(self._ids)}"
+
+    def send_batch(self, messages: Sequence[IngestMessage]) -> list[str]:
+        return [self.send(message) for message in messages]
 
 
 def operator_settings(catalogue: Catalogue, token: str | None = TOKEN) -> Settings:

@@ -3,20 +3,24 @@ reconciler sends again what the broker lost (real Redis, private instances)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import redis
 
 from pipeline.clock import utc_now
 from pipeline.db import Database
+from pipeline.errors import BrokerUnavailable
 from pipeline.models import JobState
-from pipeline.outbox import Admission
+from pipeline.outbox import Admission, IngestMessage, send_all
 from pipeline.reconciler import Reconciler
 from pipeline.repositories import jobs
 from pipeline.settings import ReconcilerSettings, Settings
 from tests.support.catalogue import seen, write_fits
 from tests.support.servers import private_redis
+from workers.brokers.letters import decode
 from workers.runtime import WorkerRuntime
 
 pytestmark = pytest.mark.redis
@@ -104,3 +108,77 @@ async def test_refusals_are_recorded_once(database: Database, tmp_path: Path) ->
     async with database.transaction(write=False) as tx:
         job = await jobs.get_job(tx, first)
     assert job is not None and job.state is JobState.FAILED and job.error_code == "not_regular_file"
+
+
+# --- batches: Redis takes a round's messages in one call ---------------------------
+
+
+def _message(job_id: int, delay_seconds: float = 0.0) -> IngestMessage:
+    return IngestMessage(job_id, f"/data/{job_id}.fits", 2880, 1, "/data", delay_seconds)
+
+
+def test_a_batch_is_enqueued_in_redis_as_dramatiq_enqueues_one(database: Database) -> None:
+    with private_redis() as redis_server:
+        runtime = _runtime(database, redis_server.url)
+        one = runtime.send(_message(1))
+        batch = runtime.send_batch([_message(2), _message(3), _message(4)])
+        client = redis.Redis.from_url(redis_server.url)
+        ready = [key.decode() for key in client.lrange(f"dramatiq:{runtime.queue}", 0, -1)]
+        assert ready == [one, *batch] and len(set(ready)) == 4
+        stored = client.hmget(f"dramatiq:{runtime.queue}.msgs", ready)
+        single, *batched = [decode(data) for data in stored]
+        assert single is not None
+        for job_id, message in enumerate(batched, start=2):
+            # The same message Dramatiq's own enqueue stores, but for its ids
+            # and times: actor, queue, arguments, and the options the enqueue
+            # middleware stamps (QueueStamps' enqueued_at).
+            assert message is not None
+            assert message.actor_name == single.actor_name and message.queue_name == runtime.queue
+            assert list(message.args) == [job_id, f"/data/{job_id}.fits", 2880, 1, "/data"]
+            assert message.options.keys() == single.options.keys()
+            assert message.options["redis_message_id"] == batch[job_id - 2]
+            assert runtime.message_exists(batch[job_id - 2]) is True
+        with pytest.raises(ValueError, match="undelayed"):
+            runtime.send_batch([_message(5), _message(6, delay_seconds=2.0)])
+        redis_server.stop()
+        with pytest.raises(BrokerUnavailable):
+            runtime.send_batch([_message(7), _message(8)])
+
+
+class _FailingSecondBatch:
+    """A queue of batches of two that goes down after the first batch."""
+
+    batch_size = 2
+
+    def __init__(self) -> None:
+        self.batches: list[list[int]] = []
+        self.single: list[int] = []
+
+    def send(self, message: IngestMessage) -> str:
+        self.single.append(message.job_id)
+        return f"single-{message.job_id}"
+
+    def send_batch(self, messages: Sequence[IngestMessage]) -> list[str]:
+        if self.batches:
+            raise BrokerUnavailable("down after the first batch")
+        self.batches.append([message.job_id for message in messages])
+        return [f"batch-{message.job_id}" for message in messages]
+
+
+async def test_a_round_records_the_batches_sent_before_the_broker_went_down(
+    database: Database, tmp_path: Path
+) -> None:
+    files = [write_fits(tmp_path / f"{i}.fits", i) for i in range(5)]
+    sender = _FailingSecondBatch()
+    admission = Admission(database, sender, [tmp_path])
+    await admission.admit([seen(path) for path in files])
+    # The first batch is recorded as enqueued; the rest stay queued, unsent,
+    # for the reconciler.
+    assert len(sender.batches) == 1 and sender.single == []
+    assert await _job_states(database) == [("queued", True)] * 2 + [("queued", False)] * 3
+
+
+async def test_delayed_messages_are_sent_one_by_one(database: Database) -> None:
+    sender = _FailingSecondBatch()
+    sent = await send_all(database, sender, [_message(1, 5.0), _message(2), _message(3, 1.0)])
+    assert sent == 3 and sender.batches == [] and sorted(sender.single) == [1, 2, 3]

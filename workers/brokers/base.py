@@ -5,6 +5,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import dramatiq
 from dramatiq.middleware import Middleware
@@ -30,6 +31,18 @@ class BrokerAdapter(abc.ABC):
 
     #: Whether messages survive this process (memory:// does not).
     durable: bool = True
+    #: How many messages :meth:`enqueue_batch` takes at once, all or none.
+    batch_size: int = 1
+
+    def enqueue_batch(
+        self, broker: dramatiq.Broker, messages: Sequence[dramatiq.Message[Any]]
+    ) -> list[dramatiq.Message[Any]]:
+        """Enqueue ``messages`` (undelayed, at most :attr:`batch_size`): all of
+        them, or none and the broker's error. Returns them as enqueued.
+
+        This default sends them one by one: with a batch of one, all or none.
+        """
+        return [broker.enqueue(message) for message in messages]
 
     @abc.abstractmethod
     def build(self, settings: BrokerSettings, middleware: list[Middleware]) -> dramatiq.Broker:

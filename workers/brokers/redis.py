@@ -50,13 +50,30 @@ return 1
 """
 
 
+# Enqueues messages on one queue as dispatch.lua's "enqueue" does one (the
+# data in .msgs, the id at the tail of the ready list), all in one atomic
+# call: KEYS = <queue>, .msgs; ARGV = id, data, id, data, ...
+_ENQUEUE_SCRIPT = """
+for i = 1, #ARGV, 2 do
+    redis.call("hset", KEYS[2], ARGV[i], ARGV[i + 1])
+    redis.call("rpush", KEYS[1], ARGV[i])
+end
+return #ARGV / 2
+"""
+
+
 class RedisAdapter(BrokerAdapter):
     """Messages live in Redis hashes; ids can be looked up directly."""
 
     kind = "redis"
+    #: Dramatiq's ``RedisBroker.enqueue`` is one script call, one round trip,
+    #: per message: ~0.24 ms of the machine's CPU each here (client and
+    #: Redis), ~0.05 ms in batches of 200 (docs/benchmarks.md).
+    batch_size = 200
 
     def __init__(self, url: str) -> None:
         self.url = url
+        self._enqueue: Any = None  # the registered script, made on first use
 
     def build(self, settings: BrokerSettings, middleware: list[Middleware]) -> dramatiq.Broker:
         return RedisBroker(  # type: ignore[no-untyped-call]
@@ -74,6 +91,32 @@ class RedisAdapter(BrokerAdapter):
     def _client(self, broker: dramatiq.Broker) -> redis.Redis:
         assert isinstance(broker, RedisBroker)
         return broker.client
+
+    def enqueue_batch(
+        self, broker: dramatiq.Broker, messages: Sequence[dramatiq.Message[Any]]
+    ) -> list[dramatiq.Message[Any]]:
+        """One script call for the whole batch; the enqueue middleware runs per message."""
+        if not messages:
+            return []
+        queues = {message.queue_name for message in messages}
+        if len(queues) != 1 or len(messages) > self.batch_size:
+            raise ValueError(f"a batch is at most {self.batch_size} messages of one queue")
+        keys = _Keys(queues.pop())
+        client = self._client(broker)
+        if self._enqueue is None:
+            self._enqueue = client.register_script(_ENQUEUE_SCRIPT)
+        # As RedisBroker.enqueue: every enqueue gets an id of its own in Redis.
+        ready = [
+            message.copy(options={"redis_message_id": str(uuid.uuid4())}) for message in messages
+        ]
+        arguments: list[str | bytes] = []
+        for message in ready:
+            broker.emit_before("enqueue", message, None)
+            arguments += (message.options["redis_message_id"], message.encode())
+        self._enqueue(keys=[keys.ready, keys.messages], args=arguments, client=client)
+        for message in ready:
+            broker.emit_after("enqueue", message, None)
+        return ready
 
     def message_exists(self, broker: dramatiq.Broker, queue: str, message_id: str) -> bool | None:
         client = self._client(broker)
