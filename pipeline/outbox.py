@@ -176,8 +176,7 @@ async def send_all(db: Database, sender: Sender, messages: Sequence[IngestMessag
         now = [message for message in messages if not message.delay_seconds]
         for start in range(0, len(now), size):
             batch = now[start : start + size]
-            ids = sender.send_batch(batch) if len(batch) > 1 else [sender.send(batch[0])]
-            sent.extend(zip((message.job_id for message in batch), ids, strict=True))
+            sent.extend(zip((m.job_id for m in batch), sender.send_batch(batch), strict=True))
         for message in messages:
             if message.delay_seconds:
                 sent.append((message.job_id, sender.send(message)))

@@ -73,7 +73,6 @@ class RedisAdapter(BrokerAdapter):
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self._enqueue: Any = None  # the registered script, made on first use
 
     def build(self, settings: BrokerSettings, middleware: list[Middleware]) -> dramatiq.Broker:
         return RedisBroker(  # type: ignore[no-untyped-call]
@@ -103,8 +102,7 @@ class RedisAdapter(BrokerAdapter):
             raise ValueError(f"a batch is at most {self.batch_size} messages of one queue")
         keys = _Keys(queues.pop())
         client = self._client(broker)
-        if self._enqueue is None:
-            self._enqueue = client.register_script(_ENQUEUE_SCRIPT)
+        enqueue = client.register_script(_ENQUEUE_SCRIPT)  # its SHA-1, once a batch
         # As RedisBroker.enqueue: every enqueue gets an id of its own in Redis.
         ready = [
             message.copy(options={"redis_message_id": str(uuid.uuid4())}) for message in messages
@@ -113,7 +111,7 @@ class RedisAdapter(BrokerAdapter):
         for message in ready:
             broker.emit_before("enqueue", message, None)
             arguments += (message.options["redis_message_id"], message.encode())
-        self._enqueue(keys=[keys.ready, keys.messages], args=arguments, client=client)
+        enqueue(keys=[keys.ready, keys.messages], args=arguments)
         for message in ready:
             broker.emit_after("enqueue", message, None)
         return ready
