@@ -60,3 +60,13 @@ def test_pg_statements_profiles_a_distributed_burst() -> None:
     calls = {s["query"].split(" (", 1)[0]: s["calls"] for s in found["statements"] if s["toplevel"]}
     # Single images: exactly one product row and one HDU row per file.
     assert calls["INSERT INTO products"] == calls["INSERT INTO hdus"] == 60
+
+
+@pytest.mark.redis
+@pytest.mark.timeout(120)
+def test_redis_acks_drains_both_brokers() -> None:
+    from bench.redis_acks import BROKERS, measure
+
+    for kind in BROKERS.values():
+        found = measure(kind, 300, 8)
+        assert found["messages_per_second"] > 0 and found["client_us_per_message"] > 0

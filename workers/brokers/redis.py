@@ -33,6 +33,7 @@ from workers.brokers.letters import (
     oldest_ready_at,
     unreadable_letter,
 )
+from workers.brokers.redis_acks import AckBatchingRedisBroker
 
 __all__ = ["RedisAdapter"]
 
@@ -75,7 +76,7 @@ class RedisAdapter(BrokerAdapter):
         self.url = url
 
     def build(self, settings: BrokerSettings, middleware: list[Middleware]) -> dramatiq.Broker:
-        return RedisBroker(  # type: ignore[no-untyped-call]
+        return AckBatchingRedisBroker(
             url=self.url,
             middleware=middleware,
             namespace=NAMESPACE,

@@ -1,0 +1,137 @@
+"""Acknowledgements to Redis in batches (workers.brokers.redis_acks), against
+private Redis servers: every acknowledged message leaves Redis as Dramatiq's
+own ack leaves it, and none is forgotten when Redis goes away meanwhile."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+
+import dramatiq
+import pytest
+import redis
+from dramatiq.errors import ConnectionClosed
+
+from tests.support.servers import PrivateRedis, private_redis
+from workers.brokers.redis_acks import AckBatchingRedisBroker
+
+pytestmark = pytest.mark.redis
+
+QUEUE = "acks-test"
+
+
+@pytest.fixture
+def redis_server() -> Iterator[PrivateRedis]:
+    with private_redis() as server:
+        yield server
+
+
+def _broker(url: str) -> AckBatchingRedisBroker:
+    return AckBatchingRedisBroker(url=url, namespace="dramatiq")
+
+
+def _fetched(client: redis.Redis, broker: AckBatchingRedisBroker, ids: list[str]) -> None:
+    """Put ``ids`` where Dramatiq's fetch leaves a message: stored, and in the worker's set."""
+    pipe = client.pipeline()
+    for message_id in ids:
+        pipe.hset(f"dramatiq:{QUEUE}.msgs", message_id, b"{}")
+        pipe.sadd(f"dramatiq:__acks__.{broker.broker_id}.{QUEUE}", message_id)
+    pipe.execute()
+
+
+def _left(client: redis.Redis, broker: AckBatchingRedisBroker) -> tuple[int, int]:
+    return (
+        int(client.hlen(f"dramatiq:{QUEUE}.msgs")),
+        int(client.scard(f"dramatiq:__acks__.{broker.broker_id}.{QUEUE}")),
+    )
+
+
+def test_a_worker_leaves_nothing_behind_in_fewer_calls_than_messages(
+    redis_server: PrivateRedis,
+) -> None:
+    broker = _broker(redis_server.url)
+    done: list[int] = []
+
+    @dramatiq.actor(broker=broker, queue_name=QUEUE, max_retries=0)
+    def record(i: int) -> None:
+        done.append(i)
+
+    for i in range(2_000):
+        record.send(i)
+    worker = dramatiq.Worker(broker, worker_threads=16, worker_timeout=100)
+    worker.start()
+    client = redis.Redis.from_url(redis_server.url)
+    try:
+        deadline = time.monotonic() + 60
+        while _left(client, broker) != (0, 0) and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        worker.stop()
+    assert sorted(done) == list(range(2_000))
+    assert _left(client, broker) == (0, 0)
+    assert int(client.llen(f"dramatiq:{QUEUE}")) == 0
+    sender = broker.ack_sender(QUEUE)
+    assert sender.sent == 2_000 and sender.waiting == 0
+    assert sender.calls < sender.sent  # batched: worker threads acked while one sent
+
+
+def test_acks_from_many_threads_are_all_sent(redis_server: PrivateRedis) -> None:
+    broker = _broker(redis_server.url)
+    client = redis.Redis.from_url(redis_server.url)
+    per_thread = [[str(uuid.uuid4()) for _ in range(300)] for _ in range(24)]
+    _fetched(client, broker, [i for ids in per_thread for i in ids])
+    sender = broker.ack_sender(QUEUE)
+    start = threading.Barrier(len(per_thread))
+
+    def ack_all(ids: list[str]) -> None:
+        start.wait()
+        for message_id in ids:
+            sender.ack(message_id)
+
+    threads = [threading.Thread(target=ack_all, args=(ids,)) for ids in per_thread]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert _left(client, broker) == (0, 0)
+    assert sender.sent == 24 * 300 and sender.waiting == 0
+    # Each call also stamps this worker's heartbeat, as Dramatiq's dispatch does.
+    stamp = client.zscore("dramatiq:__heartbeats__", broker.broker_id)
+    assert stamp is not None and abs(stamp / 1000 - time.time()) < 60
+
+
+def test_an_ack_only_deletes_messages_this_worker_fetched(redis_server: PrivateRedis) -> None:
+    broker = _broker(redis_server.url)
+    client = redis.Redis.from_url(redis_server.url)
+    # Stored but not in this worker's set (requeued meanwhile, or another
+    # worker's): dispatch.lua's "ack" leaves it, and so does the batch.
+    client.hset(f"dramatiq:{QUEUE}.msgs", "elsewhere", b"{}")
+    broker.ack_sender(QUEUE).ack("elsewhere")
+    assert client.hexists(f"dramatiq:{QUEUE}.msgs", "elsewhere")
+
+
+def test_acks_wait_out_a_redis_outage_and_go_with_the_next_flush(
+    redis_server: PrivateRedis,
+) -> None:
+    broker = _broker(redis_server.url)
+    ids = [str(uuid.uuid4()) for _ in range(3)]
+    sender = broker.ack_sender(QUEUE)
+    redis_server.stop()
+    for message_id in ids:
+        # As Dramatiq's own ack: a connection error is ConnectionClosed,
+        # which Dramatiq's post-processing retries.
+        with pytest.raises(ConnectionClosed):
+            sender.ack(message_id)
+    assert sender.waiting == 3
+    redis_server.start()  # no persistence: put back what a fetch had left
+    client = redis.Redis.from_url(redis_server.url)
+    _fetched(client, broker, ids)
+    # A consumer made anew after the error (Dramatiq restarts its consumer on
+    # ConnectionClosed) shares the waiting acks and sends them on its turn.
+    consumer = broker.consume(QUEUE, prefetch=1, timeout=10)
+    assert broker.ack_sender(QUEUE) is sender
+    next(consumer)
+    assert sender.waiting == 0 and _left(client, broker) == (0, 0)
+    consumer.close()
