@@ -18,7 +18,6 @@ import dramatiq
 import structlog
 from dramatiq.middleware import (
     AgeLimit,
-    AsyncIO,
     Callbacks,
     CurrentMessage,
     Middleware,
@@ -39,6 +38,7 @@ from pipeline.settings import Settings
 from workers.brokers import BrokerAdapter, adapter_for
 from workers.heartbeat import operator_middleware
 from workers.logcontext import JobLogContext
+from workers.loopthread import FastLoopAsyncIO
 from workers.metrics import WorkerMetrics
 from workers.sharedloop import SharedLoop
 
@@ -130,7 +130,7 @@ class WorkerRuntime:
                 retry_when=lambda retries, error: retry_when(retries, error, max_retries),
             ),
             CurrentMessage(),
-            SharedLoop(self._shared_loop) if self._shared_loop is not None else AsyncIO(),
+            SharedLoop(self._shared_loop) if self._shared_loop is not None else FastLoopAsyncIO(),
             *operator_middleware(self),  # before _CloseDatabase: the last beat needs it
             _CloseDatabase(self),
             WorkerMetrics(self.settings.metrics),
