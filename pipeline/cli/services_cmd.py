@@ -108,7 +108,7 @@ def run(
     _require_roots(settings)
     configure_for(settings, service=True)
     ensure_schema(settings.database.url)
-    asyncio.run(_run_embedded(settings))
+    run_loop(_run_embedded(settings))
 
 
 def _require_roots(settings: Settings) -> None:
@@ -198,7 +198,7 @@ def watch(
     _require_shared_broker(settings, "watch")
     configure_for(settings, service=True)
     require_schema(settings.database.url)
-    asyncio.run(_watch(settings))
+    run_loop(_watch(settings))
 
 
 def _require_shared_broker(settings: Settings, command: str) -> None:

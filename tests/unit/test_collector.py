@@ -28,10 +28,10 @@ def test_a_worker_process_collects_less_often_and_freezes_its_start_up() -> None
     assert (int(threshold), frozen) == (YOUNG_THRESHOLD, "True")
 
 
-# The real ``fitsflow api`` command in a child process; a thread in that
-# process waits until it answers /health, then reports the collector's state
-# and the loop it serves on from inside.
-_API_PROBE = """
+# A real ``fitsflow`` service command (``api``, ``run``) in a child process;
+# a thread in that process waits until it answers /health, then reports the
+# collector's state and the loop it serves on from inside.
+_SERVICE_PROBE = """
 import gc, json, os, sys, threading, time, urllib.request
 from pipeline.cli.app import main
 
@@ -55,14 +55,13 @@ def report():
     os._exit(0)
 
 threading.Thread(target=report, daemon=True).start()
-sys.argv = ["fitsflow", "api", "--port", PORT]
+sys.argv = ["fitsflow", *sys.argv[2:], "--port", PORT]
 main()
 """
 
 
-def test_the_status_api_process_collects_less_often_and_runs_on_uvloop(tmp_path: Path) -> None:
-    """A full collection of the API's heap stalled every request in flight
-    for ~100 ms (p99 at 500 requests/s: 107 ms before, 7 ms after)."""
+def _probe_service(tmp_path: Path, *command: str) -> tuple[int, int, str]:
+    """The collector threshold, frozen objects and loop of ``fitsflow COMMAND``."""
     database = tmp_path / "fitsflow.db"
     env = {"PATH": "/usr/bin:/bin", "FITSFLOW_DATABASE_URL": f"sqlite:///{database}"}
     fitsflow = str(Path(sys.executable).with_name("fitsflow"))
@@ -71,11 +70,27 @@ def test_the_status_api_process_collects_less_often_and_runs_on_uvloop(tmp_path:
         probe.bind(("127.0.0.1", 0))
         port = str(probe.getsockname()[1])
     result = subprocess.run(
-        [sys.executable, "-c", _API_PROBE, port],
+        [sys.executable, "-c", _SERVICE_PROBE, port, *command],
         capture_output=True, text=True, env=env, timeout=90, cwd=tmp_path,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     threshold, frozen, loop = json.loads(result.stdout.strip().splitlines()[-1])
+    return int(threshold), int(frozen), str(loop)
+
+
+def test_the_status_api_process_collects_less_often_and_runs_on_uvloop(tmp_path: Path) -> None:
+    """A full collection of the API's heap stalled every request in flight
+    for ~100 ms (p99 at 500 requests/s: 107 ms before, 7 ms after)."""
+    threshold, frozen, loop = _probe_service(tmp_path, "api")
     assert threshold == YOUNG_THRESHOLD
     assert frozen > 10_000  # the imported modules and the app's routes and schemas
+    assert loop.startswith("uvloop")
+
+
+def test_the_embedded_process_runs_on_uvloop(tmp_path: Path) -> None:
+    """``fitsflow run``: its loop's hand-offs to SQLite's and the parsers'
+    threads cost ~5 % less CPU a file on uvloop (docs/benchmarks.md)."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    _, _, loop = _probe_service(tmp_path, "run", "--watch", str(inbox))
     assert loop.startswith("uvloop")
