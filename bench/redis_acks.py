@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
-import statistics
 import time
 from typing import Any
 
@@ -30,6 +29,7 @@ import redis
 from dramatiq.brokers.redis import RedisBroker
 
 from bench.e2e import REDIS, THREADS
+from bench.harness import Spread
 from workers.brokers.redis import NAMESPACE, RedisAdapter
 from workers.brokers.redis_acks import AckBatchingRedisBroker
 
@@ -94,7 +94,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repetitions", type=int, default=5)
     parser.add_argument("--threads", type=int, default=THREADS)
     args = parser.parse_args(argv)
-    dramatiq.set_broker(RedisBroker(url=REDIS))  # actors below name their broker
     runs: dict[str, list[dict[str, float]]] = {name: [] for name in BROKERS}
     names = list(BROKERS)
     for repetition in range(args.repetitions):
@@ -108,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---|---|---|")
     for name, samples in runs.items():
         cells = [
-            _spread([s[key] for s in samples])
+            Spread.of([s[key] for s in samples]).text()
             for key in ("messages_per_second", "client_us_per_message", "redis_us_per_message")
         ]
         print(f"| {name} | " + " | ".join(cells) + " |")
@@ -117,13 +116,8 @@ def main(argv: list[str] | None = None) -> int:
         b["messages_per_second"] / s["messages_per_second"]
         for s, b in zip(stock, batched, strict=True)
     ]
-    print(f"\nbatched / Dramatiq's, same repetition: {_spread(ratios, '.2f')}x")
+    print(f"\nbatched / Dramatiq's, same repetition: {Spread.of(ratios).text(2)}x")
     return 0
-
-
-def _spread(samples: list[float], form: str = ",.0f") -> str:
-    low, mid, high = min(samples), statistics.median(samples), max(samples)
-    return f"{mid:{form}} ({low:{form}}-{high:{form}})"
 
 
 if __name__ == "__main__":
