@@ -1,14 +1,14 @@
 """The ingest service: one file, one job, one transaction for its outcome.
 
-The file is read and extracted outside any transaction (in a worker thread:
-it is CPU and I/O work); the product, its HDUs, the job's final state and the
+The file is read and extracted outside any transaction (in a thread: it is
+CPU and I/O work; small files share their thread hand-off, see
+ingest.parsing); the product, its HDUs, the job's final state and the
 attempt's record are then written in one transaction, so a crash leaves
 either all of them or none.
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
 import socket
 import stat
@@ -34,6 +34,7 @@ from pipeline.errors import (
 )
 from pipeline.ingest.groups import GroupWriter
 from pipeline.ingest.parse import ParsedFile, parse_file
+from pipeline.ingest.parsing import ParseGroups, ReadingRefused
 from pipeline.ingest.recording import record_product, record_products
 from pipeline.models import Job, Outcome
 from pipeline.quarantine import move_to_quarantine, quarantine_target
@@ -97,6 +98,7 @@ class IngestService:
         self.roots = roots
         self.worker = worker or worker_name()
         self._parse = parser
+        self._reads: ParseGroups[ParsedFile] = ParseGroups(self._read)
         # Jobs in flight in this process share transactions (see ingest.groups).
         self._starts: GroupWriter[_Start, tuple[Job, int] | None] = GroupWriter(
             db, self._start_many, self._start_one
@@ -128,7 +130,9 @@ class IngestService:
             product_id = await self._unchanged(absolute, *seen)
             if product_id is not None:
                 return IngestResult(absolute, "unchanged", Outcome.UNCHANGED, product_id)
-        parsed, failure = await self.parse(absolute, self.roots if roots is None else roots)
+        parsed, failure = await self.parse(
+            absolute, self.roots if roots is None else roots, seen[0] if seen else None
+        )
         new_job = NewJob(
             absolute, seen[0] if seen else None, seen[1] if seen else None, source, batch_id
         )
@@ -138,26 +142,29 @@ class IngestService:
 
         return await self.db.run_in_transaction(write)
 
+    def _read(self, path: str, roots: Sequence[Path] | None) -> ParsedFile:
+        return self._parse(path, self.limits, roots)
+
     async def parse(
-        self, path: str, roots: Sequence[Path] | None
+        self, path: str, roots: Sequence[Path] | None, size: int | None = None
     ) -> tuple[ParsedFile | None, FitsflowError | None]:
-        """Read and extract ``path`` in a worker thread: the parsed file or the error.
+        """Read and extract ``path`` in a thread: the parsed file or the error.
+
+        ``size`` (the file's size when it was admitted, if known) lets a small
+        file share its thread hand-off with others (see ingest.parsing).
 
         This is the boundary where untrusted bytes meet fitsflow's code: an
         unexpected exception is turned into ``InternalError`` for this one file
         (logged with its traceback) instead of stopping every other file.
         """
-        loop = asyncio.get_running_loop()
         try:
-            reading = loop.run_in_executor(None, self._parse, path, self.limits, roots)
-        except RuntimeError as error:
+            return await self._reads.parse(path, roots, size), None
+        except ReadingRefused as error:
             # The executor refuses work once the process is shutting down: not
             # this file's fault, and not the end of its job.
             return None, WorkerStopping(
                 "the worker is stopping; the file will be read again", details={"path": path}
             ).with_cause(error)
-        try:
-            return await reading, None
         except FitsflowError as error:
             return None, error
         except Exception as error:  # the per-file boundary (see docstring)
@@ -189,7 +196,7 @@ class IngestService:
         if started is None:
             return JobRun(None)
         job, attempt = started
-        parsed, failure = await self.parse(job.path, (root,) if root else None)
+        parsed, failure = await self.parse(job.path, (root,) if root else None, job.size)
         if isinstance(failure, TruncatedFits):
             failure = _maybe_still_written(job.path, failure, incomplete_grace_seconds)
         if parsed is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 
 from pipeline.clock import utc_now
 from pipeline.db import Connection, Database
-from pipeline.errors import IntegrityViolation
+from pipeline.errors import IntegrityViolation, WorkerStopping
 from pipeline.ingest.groups import GroupWriter
 from pipeline.ingest.parse import parse_file
 from pipeline.ingest.recording import record_products
@@ -126,6 +127,18 @@ async def test_concurrent_successes_share_transactions(
     assert await _count(database, "SELECT COUNT(*) FROM products") == files
     assert await _count(database, "SELECT COUNT(*) FROM job_attempts") == files
     assert service._successes.groups < files  # they did share transactions
+    assert service._reads.files == files and service._reads.groups < files  # and reads
+
+
+async def test_a_read_refused_at_shutdown_is_a_transient_worker_stopping(
+    database: Database, tmp_path: Path
+) -> None:
+    service = IngestService(database, ReaderSettings())
+    path = str(write_fits(tmp_path / "late.fits"))
+    await asyncio.get_running_loop().shutdown_default_executor()
+    for size in (os.path.getsize(path), None):  # grouped, and alone
+        parsed, failure = await service.parse(path, (tmp_path,), size)
+        assert parsed is None and isinstance(failure, WorkerStopping) and failure.transient
 
 
 async def test_concurrent_failures_and_retries_share_transactions(

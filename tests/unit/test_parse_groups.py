@@ -1,0 +1,118 @@
+"""Reads in threads, small files grouped per hand-off (pipeline.ingest.parsing)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from pipeline.errors import NotFits
+from pipeline.ingest.parse import parse_file
+from pipeline.ingest.parsing import ParseGroups, ReadingRefused
+from pipeline.settings import ReaderSettings
+from tests.support.catalogue import write_fits
+
+
+class CountingReader:
+    """Records which threads read and how many read at once."""
+
+    def __init__(self, pause: float = 0.0) -> None:
+        self.pause = pause
+        self.threads: set[int] = set()
+        self.at_once = 0
+        self.most_at_once = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, path: str, roots: Sequence[Path] | None) -> str:
+        with self._lock:
+            self.threads.add(threading.get_ident())
+            self.at_once += 1
+            self.most_at_once = max(self.most_at_once, self.at_once)
+        try:
+            threading.Event().wait(self.pause)
+            if path.endswith("bad"):
+                raise NotFits(f"{path} is not FITS")
+            return path.upper()
+        finally:
+            with self._lock:
+                self.at_once -= 1
+
+
+async def test_files_that_arrive_together_share_hand_offs() -> None:
+    reader = CountingReader(pause=0.001)
+    groups: ParseGroups[str] = ParseGroups(reader, max_group=16, max_running=2)
+    loop_thread = threading.get_ident()
+    paths = [f"/data/f{n}.fits" for n in range(200)]
+    results = await asyncio.gather(*(groups.parse(p, None, 2880) for p in paths))
+    assert results == [p.upper() for p in paths]
+    assert groups.files == 200
+    # The first file goes at once, alone; the rest gather behind it.
+    assert 200 / 16 <= groups.groups < 40
+    assert reader.most_at_once <= 2
+    assert loop_thread not in reader.threads
+
+
+async def test_one_files_error_is_its_own() -> None:
+    groups: ParseGroups[str] = ParseGroups(CountingReader(), max_running=1)
+    paths = ["/d/a.fits", "/d/b.bad", "/d/c.fits"]
+    results = await asyncio.gather(
+        *(groups.parse(p, None, 2880) for p in paths), return_exceptions=True
+    )
+    assert results[0] == "/D/A.FITS" and results[2] == "/D/C.FITS"
+    assert isinstance(results[1], NotFits) and str(results[1]) == "/d/b.bad is not FITS"
+
+
+@pytest.mark.parametrize("size", [None, 4 * 1024 * 1024 + 1])
+async def test_a_large_file_or_one_of_unknown_size_is_read_alone(size: int | None) -> None:
+    reader = CountingReader()
+    groups: ParseGroups[str] = ParseGroups(reader)
+    assert await groups.parse("/d/big.fits", None, size) == "/D/BIG.FITS"
+    assert groups.groups == 0 and groups.files == 0 and len(reader.threads) == 1
+
+
+async def test_a_waiter_that_gives_up_does_not_hold_up_the_others() -> None:
+    released = threading.Event()
+
+    def read(path: str, roots: Sequence[Path] | None) -> str:
+        if path == "/d/stuck.fits":
+            released.wait(10)
+        return path
+
+    groups: ParseGroups[str] = ParseGroups(read, max_running=2)
+    errors: list[dict[str, object]] = []
+    asyncio.get_running_loop().set_exception_handler(lambda _, context: errors.append(context))
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(groups.parse("/d/stuck.fits", None, 2880), 0.2)
+    # One thread is still stuck; the other keeps reading.
+    later = [f"/d/later{n}.fits" for n in range(10)]
+    assert await asyncio.gather(*(groups.parse(p, None, 2880) for p in later)) == later
+    released.set()
+    await asyncio.sleep(0.05)  # the stuck read's outcome lands on a cancelled waiter
+    assert await groups.parse("/d/after.fits", None, 2880) == "/d/after.fits"
+    assert errors == []
+
+
+async def test_a_shut_down_executor_refuses_reads() -> None:
+    groups: ParseGroups[str] = ParseGroups(CountingReader())
+    await asyncio.get_running_loop().shutdown_default_executor()
+    for size in (2880, None):
+        with pytest.raises(ReadingRefused):
+            await groups.parse("/d/a.fits", None, size)
+
+
+async def test_real_files_read_in_groups_equal_read_one_by_one(tmp_path: Path) -> None:
+    limits = ReaderSettings()
+    paths = [str(write_fits(tmp_path / f"f{n}.fits", n)) for n in range(24)]
+
+    def read(path: str, roots: Sequence[Path] | None) -> object:
+        return parse_file(path, limits, roots)
+
+    groups: ParseGroups[object] = ParseGroups(read, max_group=8)
+    grouped = await asyncio.gather(
+        *(groups.parse(p, (tmp_path,), Path(p).stat().st_size) for p in paths)
+    )
+    assert grouped == [parse_file(p, limits, (tmp_path,)) for p in paths]
+    assert groups.groups < len(paths)
