@@ -64,7 +64,10 @@ async def _ingest(
             incomplete_grace_seconds=worker.incomplete_grace_seconds,
         )
         try:
-            run = await asyncio.wait_for(work, worker.time_limit_seconds)
+            # asyncio.timeout, not wait_for: in Python 3.11 wait_for runs the
+            # work as a task of its own, one more task and wake-up per file.
+            async with asyncio.timeout(worker.time_limit_seconds):
+                run = await work
         except TimeoutError:
             limit = worker.time_limit_seconds
             error = LimitExceeded(
