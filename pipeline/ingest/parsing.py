@@ -12,13 +12,17 @@ reading threads.
 
 A file larger than ``small_file_bytes`` (or of unknown size) is read alone,
 in its own hand-off, as before: hashing it takes long enough to hold up the
-small files it would be grouped with.
+small files it would be grouped with. And a group still being read after
+``patience_seconds`` (a slow or hung mount) gives the files it has not
+started back to the front of the line and stops counting as running: one
+stuck read holds up only itself, as it did with a thread per file.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+from collections import deque
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Generic, TypeVar
@@ -29,6 +33,7 @@ T = TypeVar("T")
 Roots = Sequence[Path] | None
 #: One file's outcome in a group: what the parser returned, or what it raised.
 Outcome = tuple[T | None, BaseException | None]
+Waiting = tuple[str, Roots, asyncio.Future[T]]
 
 #: Files per hand-off (what gathered while the running groups were read).
 MAX_GROUP = 64
@@ -37,10 +42,32 @@ MAX_GROUP = 64
 MAX_RUNNING = 2
 #: Larger files are read alone (~2.5 ms of SHA-256 at 4 MiB).
 SMALL_FILE_BYTES = 4 * 1024 * 1024
+#: A group of 64 small files takes ~15 ms (up to ~0.2 s at 4 MiB each).
+PATIENCE_SECONDS = 1.0
 
 
 class ReadingRefused(RuntimeError):
     """The loop's executor refuses work: the process is shutting down."""
+
+
+class _Group(Generic[T]):
+    """One hand-off: the files its thread has yet to start, and every waiter."""
+
+    def __init__(self, files: list[Waiting[T]]) -> None:
+        # The thread takes files from the left; the loop may take back the
+        # rest. deque.popleft is atomic, so each file goes to exactly one.
+        self.unstarted: deque[Waiting[T]] = deque(files)
+        self.waiters = [future for _, _, future in files]
+        self.handed_back: list[Waiting[T]] = []
+        self.counted = True  # toward max_running
+        self.overdue: asyncio.TimerHandle | None = None
+
+    def hand_back(self) -> list[Waiting[T]]:
+        while True:
+            try:
+                self.handed_back.append(self.unstarted.popleft())
+            except IndexError:
+                return self.handed_back
 
 
 class ParseGroups(Generic[T]):
@@ -53,15 +80,18 @@ class ParseGroups(Generic[T]):
         max_group: int = MAX_GROUP,
         max_running: int = MAX_RUNNING,
         small_file_bytes: int = SMALL_FILE_BYTES,
+        patience_seconds: float = PATIENCE_SECONDS,
     ) -> None:
         self._read = read
         self._max_group = max_group
         self._max_running = max_running
         self._small_file_bytes = small_file_bytes
-        self._pending: list[tuple[str, Roots, asyncio.Future[T]]] = []
+        self._patience = patience_seconds
+        self._pending: list[Waiting[T]] = []
         self._running = 0
         self.groups = 0
         self.files = 0
+        self.handed_back = 0
 
     async def parse(self, path: str, roots: Roots, size: int | None) -> T:
         """What ``read(path, roots)`` returns, or raises, run in a thread.
@@ -83,36 +113,54 @@ class ParseGroups(Generic[T]):
 
     def _start_groups(self, loop: asyncio.AbstractEventLoop) -> None:
         while self._pending and self._running < self._max_running:
-            group = self._pending[: self._max_group]
+            group = _Group(self._pending[: self._max_group])
             del self._pending[: self._max_group]
-            files = [(path, roots) for path, roots, _ in group]
             try:
-                work = loop.run_in_executor(None, _read_all, self._read, files)
+                work = loop.run_in_executor(None, _read_all, self._read, group.unstarted)
             except RuntimeError as error:  # the executor is shut down
                 refused = ReadingRefused(str(error))
                 refused.__cause__ = error
-                for _, _, future in group:
+                for future in group.waiters:
                     if not future.done():
                         future.set_exception(refused)
                 continue
             self._running += 1
             self.groups += 1
-            self.files += len(group)
+            self.files += len(group.waiters)
+            group.overdue = loop.call_later(self._patience, self._overdue, loop, group)
             work.add_done_callback(functools.partial(self._finished, loop, group))
+
+    def _overdue(self, loop: asyncio.AbstractEventLoop, group: _Group[T]) -> None:
+        group.counted = False
+        self._running -= 1
+        back = group.hand_back()
+        self.handed_back += len(back)
+        self.files -= len(back)
+        self._pending[:0] = back
+        self._start_groups(loop)
 
     def _finished(
         self,
         loop: asyncio.AbstractEventLoop,
-        group: list[tuple[str, Roots, asyncio.Future[T]]],
-        work: asyncio.Future[list[Outcome[T]]],
+        group: _Group[T],
+        work: asyncio.Future[list[tuple[asyncio.Future[T], Outcome[T]]]],
     ) -> None:
-        self._running -= 1
-        # A BaseException (the thread's interpreter shutting down) ends every
-        # read of the group alike; a cancelled waiter (its time limit) is skipped.
-        failure = work.exception() if not work.cancelled() else asyncio.CancelledError()
-        outcomes = work.result() if failure is None else [(None, failure)] * len(group)
-        for (_, _, future), (value, error) in zip(group, outcomes, strict=True):
-            if future.done():
+        if group.overdue is not None:
+            group.overdue.cancel()
+        if group.counted:
+            self._running -= 1
+        if work.cancelled() or work.exception() is not None:
+            # A BaseException (the interpreter shutting down) ends every read
+            # the thread had; the files it handed back are read again.
+            failure = asyncio.CancelledError() if work.cancelled() else work.exception()
+            back = {id(future) for _, _, future in group.handed_back}
+            outcomes: list[tuple[asyncio.Future[T], Outcome[T]]] = [
+                (future, (None, failure)) for future in group.waiters if id(future) not in back
+            ]
+        else:
+            outcomes = work.result()
+        for future, (value, error) in outcomes:
+            if future.done():  # its waiter gave up (the time limit)
                 continue
             if error is None:
                 future.set_result(value)  # type: ignore[arg-type]  # None only with an error
@@ -121,12 +169,18 @@ class ParseGroups(Generic[T]):
         self._start_groups(loop)
 
 
-def _read_all(read: Callable[[str, Roots], T], files: list[tuple[str, Roots]]) -> list[Outcome[T]]:
-    """Each file's outcome, in order: one file's error is its own."""
-    outcomes: list[Outcome[T]] = []
-    for path, roots in files:
+def _read_all(
+    read: Callable[[str, Roots], T], unstarted: deque[Waiting[T]]
+) -> list[tuple[asyncio.Future[T], Outcome[T]]]:
+    """Each file's outcome, with its waiter (only carried: a future is the
+    loop's to resolve). One file's error is its own."""
+    outcomes: list[tuple[asyncio.Future[T], Outcome[T]]] = []
+    while True:
         try:
-            outcomes.append((read(path, roots), None))
+            path, roots, future = unstarted.popleft()
+        except IndexError:
+            return outcomes
+        try:
+            outcomes.append((future, (read(path, roots), None)))
         except Exception as error:  # noqa: BLE001 - handed to that file's waiter
-            outcomes.append((None, error))
-    return outcomes
+            outcomes.append((future, (None, error)))

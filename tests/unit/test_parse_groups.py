@@ -95,6 +95,40 @@ async def test_a_waiter_that_gives_up_does_not_hold_up_the_others() -> None:
     assert errors == []
 
 
+async def test_a_stuck_read_holds_up_only_itself() -> None:
+    """The files grouped behind a read that hangs (a stuck mount) are handed
+    back after ``patience_seconds`` and read by another thread."""
+    gate, released = threading.Event(), threading.Event()
+    read_by: dict[str, int] = {}
+
+    def read(path: str, roots: Sequence[Path] | None) -> str:
+        read_by[path] = threading.get_ident()
+        if path == "/d/first.fits":
+            gate.wait(10)  # while it runs, the next files gather into one group
+        if path == "/d/stuck.fits":
+            released.wait(10)
+        return path
+
+    groups: ParseGroups[str] = ParseGroups(read, max_running=1, patience_seconds=0.5)
+    first = asyncio.ensure_future(groups.parse("/d/first.fits", None, 2880))
+    await asyncio.sleep(0.05)
+    behind = [f"/d/behind{n}.fits" for n in range(5)]
+    stuck = asyncio.ensure_future(groups.parse("/d/stuck.fits", None, 2880))
+    others = asyncio.gather(*(groups.parse(p, None, 2880) for p in behind))
+    await asyncio.sleep(0.05)
+    gate.set()
+    try:
+        assert await first == "/d/first.fits"
+        assert await asyncio.wait_for(others, 5) == behind
+        assert not stuck.done()
+        assert groups.handed_back == 5 and groups.groups == 3
+        assert {read_by[p] for p in behind}.isdisjoint({read_by["/d/stuck.fits"]})
+    finally:
+        released.set()
+    assert await stuck == "/d/stuck.fits"
+    assert groups.files == 7  # each file counted once, where it was read
+
+
 async def test_a_shut_down_executor_refuses_reads() -> None:
     groups: ParseGroups[str] = ParseGroups(CountingReader())
     await asyncio.get_running_loop().shutdown_default_executor()
