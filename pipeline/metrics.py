@@ -202,6 +202,14 @@ POOL_EXHAUSTED = Counter(
 POOL_RECYCLED = Counter(
     "fitsflow_db_pool_recycled_total", "Connections replaced (age, idleness, failure).", ["pool"]
 )
+#: PoolStats field (summed over a name's pools) → the gauge that shows it.
+_POOL_GAUGES: Final = {
+    "size": POOL_CONNECTIONS,
+    "max_size": POOL_MAX,
+    "in_use": POOL_IN_USE,
+    "waiting": POOL_WAITING,
+    "acquire_wait_seconds_max": POOL_WAIT_MAX,
+}
 #: PoolStats field → the counter that follows it (by increments of the difference).
 _POOL_TOTALS: Final = {
     "acquired_total": POOL_ACQUIRED,
@@ -217,9 +225,13 @@ class _TrackedPool:
     database: weakref.ref[Database]
     #: The totals already added to the counters.
     last: dict[str, float]
+    #: Its counters' children exist (shown at 0 from the first sync).
+    touched: bool = False
 
 
 _pools: list[_TrackedPool] = []
+#: The pool gauges' values as last set, by pool name (see sync_pools).
+_gauges_shown: dict[str, dict[str, float]] = {}
 _pools_lock = threading.Lock()
 
 
@@ -236,7 +248,10 @@ def sync_pools() -> None:
     """Copy every tracked pool's statistics into the metrics.
 
     Cheap (no I/O): call it before rendering, and in worker processes after
-    each message, whose metrics another process renders.
+    each message, whose metrics another process renders. A value that has not
+    changed since it was last set is not set again: after every message that
+    is most of them, and each ``labels().set()`` costs a lock and a lookup
+    (a multiprocess value, a write to its file).
     """
     gauges: dict[str, dict[str, float]] = {}
     with _pools_lock:
@@ -245,12 +260,12 @@ def sync_pools() -> None:
             database = pool.database()
             if database is not None:
                 _sync_one(pool, database.stats(), gauges.setdefault(pool.name, {}))
-    for name, values in gauges.items():
-        POOL_CONNECTIONS.labels(name).set(values["size"])
-        POOL_MAX.labels(name).set(values["max_size"])
-        POOL_IN_USE.labels(name).set(values["in_use"])
-        POOL_WAITING.labels(name).set(values["waiting"])
-        POOL_WAIT_MAX.labels(name).set(values["acquire_wait_seconds_max"])
+        for name, values in gauges.items():
+            shown = _gauges_shown.setdefault(name, {})
+            for field, value in values.items():
+                if shown.get(field) != value:
+                    _POOL_GAUGES[field].labels(name).set(value)
+                    shown[field] = value
 
 
 def _sync_one(pool: _TrackedPool, stats: PoolStats, gauges: dict[str, float]) -> None:
@@ -274,10 +289,12 @@ def _sync_one(pool: _TrackedPool, stats: PoolStats, gauges: dict[str, float]) ->
         # The adapter's totals only grow; the counter follows by the difference,
         # so it keeps counting across processes (multiprocess files) and pools.
         # Touching the child makes a pool's counters visible at 0 from the start.
-        counter = _POOL_TOTALS[field].labels(pool.name)
-        if total > pool.last[field]:
-            counter.inc(total - pool.last[field])
+        if total > pool.last[field] or not pool.touched:
+            counter = _POOL_TOTALS[field].labels(pool.name)
+            if total > pool.last[field]:
+                counter.inc(total - pool.last[field])
         pool.last[field] = total
+    pool.touched = True
 
 
 # --- the watcher ------------------------------------------------------------------------

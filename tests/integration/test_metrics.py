@@ -138,6 +138,26 @@ async def test_pool_counters_follow_the_adapter_without_counting_twice(database:
     assert waited == pytest.approx(stats.acquire_wait_seconds_total)
 
 
+async def test_pool_gauges_follow_each_change_between_syncs(database: Database) -> None:
+    # sync_pools skips values unchanged since it last set them: a change,
+    # and the change back, must still show.
+    pool = f"test-{secrets.token_hex(3)}"
+    metrics.track_pool(pool, database)
+    shown: list[float | None] = []
+    for _ in range(2):
+        async with database.transaction() as tx:
+            await tx.fetch_value("SELECT 1")
+            metrics.sync_pools()
+            shown.append(
+                parse(metrics_text()).get("fitsflow_db_pool_in_use_connections", pool=pool)
+            )
+        metrics.sync_pools()
+        shown.append(parse(metrics_text()).get("fitsflow_db_pool_in_use_connections", pool=pool))
+    assert shown == [1, 0, 1, 0]
+    found = parse(metrics_text())
+    assert found.get("fitsflow_db_pool_max_connections", pool=pool) == database.stats().max_size
+
+
 def metrics_text() -> str:
     from prometheus_client import REGISTRY, generate_latest
 
