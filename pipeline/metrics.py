@@ -39,6 +39,7 @@ processes), kept in files that one endpoint per host adds up
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 import time
 import weakref
@@ -233,6 +234,15 @@ _pools: list[_TrackedPool] = []
 #: The pool gauges' values as last set, by pool name (see sync_pools).
 _gauges_shown: dict[str, dict[str, float]] = {}
 _pools_lock = threading.Lock()
+
+
+def _forget_shown_gauges() -> None:
+    # A forked child keeps its metrics in files of its own (multiprocess
+    # mode): nothing the parent set is set there yet.
+    _gauges_shown.clear()
+
+
+os.register_at_fork(after_in_child=_forget_shown_gauges)
 
 
 def track_pool(name: str, database: Database) -> None:

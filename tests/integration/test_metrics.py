@@ -138,6 +138,16 @@ async def test_pool_counters_follow_the_adapter_without_counting_twice(database:
     assert waited == pytest.approx(stats.acquire_wait_seconds_total)
 
 
+def test_a_forked_child_sets_every_pool_gauge_anew() -> None:
+    metrics._gauges_shown["forked"] = {"size": 1.0}
+    child = os.fork()
+    if child == 0:  # what the parent showed is not in the child's metric files
+        os._exit(1 if metrics._gauges_shown else 0)
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert metrics._gauges_shown.pop("forked") == {"size": 1.0}  # the parent's stay
+
+
 async def test_pool_gauges_follow_each_change_between_syncs(database: Database) -> None:
     # sync_pools skips values unchanged since it last set them: a change,
     # and the change back, must still show.
