@@ -112,6 +112,8 @@ class ParseGroups(Generic[T]):
         return await future
 
     def _start_groups(self, loop: asyncio.AbstractEventLoop) -> None:
+        # A file whose waiter gave up (its time limit) while it waited is not read.
+        self._pending = [waiting for waiting in self._pending if not waiting[2].done()]
         while self._pending and self._running < self._max_running:
             group = _Group(self._pending[: self._max_group])
             del self._pending[: self._max_group]

@@ -129,6 +129,27 @@ async def test_a_stuck_read_holds_up_only_itself() -> None:
     assert groups.files == 7  # each file counted once, where it was read
 
 
+async def test_a_file_whose_waiter_gave_up_before_its_turn_is_not_read() -> None:
+    gate = threading.Event()
+    read_paths: list[str] = []
+
+    def read(path: str, roots: Sequence[Path] | None) -> str:
+        read_paths.append(path)
+        if path == "/d/first.fits":
+            gate.wait(10)
+        return path
+
+    groups: ParseGroups[str] = ParseGroups(read, max_running=1)
+    first = asyncio.ensure_future(groups.parse("/d/first.fits", None, 2880))
+    await asyncio.sleep(0.05)
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(groups.parse("/d/late.fits", None, 2880), 0.05)
+    gate.set()
+    assert await first == "/d/first.fits"
+    assert await groups.parse("/d/next.fits", None, 2880) == "/d/next.fits"
+    assert read_paths == ["/d/first.fits", "/d/next.fits"]
+
+
 async def test_a_shut_down_executor_refuses_reads() -> None:
     groups: ParseGroups[str] = ParseGroups(CountingReader())
     await asyncio.get_running_loop().shutdown_default_executor()
