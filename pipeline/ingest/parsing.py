@@ -50,6 +50,12 @@ class ReadingRefused(RuntimeError):
     """The loop's executor refuses work: the process is shutting down."""
 
 
+def _refused(error: RuntimeError) -> ReadingRefused:
+    refused = ReadingRefused(str(error))
+    refused.__cause__ = error
+    return refused
+
+
 class _Group(Generic[T]):
     """One hand-off: the files its thread has yet to start, and every waiter."""
 
@@ -104,7 +110,7 @@ class ParseGroups(Generic[T]):
             try:
                 alone = loop.run_in_executor(None, self._read, path, roots)
             except RuntimeError as error:
-                raise ReadingRefused(str(error)) from error
+                raise _refused(error) from error
             return await alone
         future: asyncio.Future[T] = loop.create_future()
         self._pending.append((path, roots, future))
@@ -112,19 +118,18 @@ class ParseGroups(Generic[T]):
         return await future
 
     def _start_groups(self, loop: asyncio.AbstractEventLoop) -> None:
-        # A file whose waiter gave up (its time limit) while it waited is not read.
-        self._pending = [waiting for waiting in self._pending if not waiting[2].done()]
         while self._pending and self._running < self._max_running:
-            group = _Group(self._pending[: self._max_group])
+            taken = self._pending[: self._max_group]
             del self._pending[: self._max_group]
+            # A file whose waiter gave up (its time limit) while it waited is not read.
+            group = _Group([waiting for waiting in taken if not waiting[2].done()])
+            if not group.waiters:
+                continue
             try:
                 work = loop.run_in_executor(None, _read_all, self._read, group.unstarted)
             except RuntimeError as error:  # the executor is shut down
-                refused = ReadingRefused(str(error))
-                refused.__cause__ = error
                 for future in group.waiters:
-                    if not future.done():
-                        future.set_exception(refused)
+                    future.set_exception(_refused(error))
                 continue
             self._running += 1
             self.groups += 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
@@ -14,6 +14,14 @@ from pipeline.ingest.parse import parse_file
 from pipeline.ingest.parsing import ParseGroups, ReadingRefused
 from pipeline.settings import ReaderSettings
 from tests.support.catalogue import write_fits
+
+
+async def _until(condition: Callable[[], bool], seconds: float = 5.0) -> None:
+    """Return once ``condition()`` holds; fail after ``seconds``."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.005)
 
 
 class CountingReader:
@@ -81,7 +89,8 @@ async def test_a_waiter_that_gives_up_does_not_hold_up_the_others() -> None:
             released.wait(10)
         return path
 
-    groups: ParseGroups[str] = ParseGroups(read, max_running=2)
+    # Patience longer than the test: the stuck group counts as running until it ends.
+    groups: ParseGroups[str] = ParseGroups(read, max_running=2, patience_seconds=60)
     errors: list[dict[str, object]] = []
     asyncio.get_running_loop().set_exception_handler(lambda _, context: errors.append(context))
     with pytest.raises(TimeoutError):
@@ -90,7 +99,7 @@ async def test_a_waiter_that_gives_up_does_not_hold_up_the_others() -> None:
     later = [f"/d/later{n}.fits" for n in range(10)]
     assert await asyncio.gather(*(groups.parse(p, None, 2880) for p in later)) == later
     released.set()
-    await asyncio.sleep(0.05)  # the stuck read's outcome lands on a cancelled waiter
+    await _until(lambda: groups._running == 0)  # its outcome landed on a cancelled waiter
     assert await groups.parse("/d/after.fits", None, 2880) == "/d/after.fits"
     assert errors == []
 
@@ -111,11 +120,11 @@ async def test_a_stuck_read_holds_up_only_itself() -> None:
 
     groups: ParseGroups[str] = ParseGroups(read, max_running=1, patience_seconds=0.5)
     first = asyncio.ensure_future(groups.parse("/d/first.fits", None, 2880))
-    await asyncio.sleep(0.05)
+    await _until(lambda: "/d/first.fits" in read_by)
     behind = [f"/d/behind{n}.fits" for n in range(5)]
     stuck = asyncio.ensure_future(groups.parse("/d/stuck.fits", None, 2880))
     others = asyncio.gather(*(groups.parse(p, None, 2880) for p in behind))
-    await asyncio.sleep(0.05)
+    await _until(lambda: len(groups._pending) == 6)
     gate.set()
     try:
         assert await first == "/d/first.fits"
@@ -141,7 +150,7 @@ async def test_a_file_whose_waiter_gave_up_before_its_turn_is_not_read() -> None
 
     groups: ParseGroups[str] = ParseGroups(read, max_running=1)
     first = asyncio.ensure_future(groups.parse("/d/first.fits", None, 2880))
-    await asyncio.sleep(0.05)
+    await _until(lambda: read_paths == ["/d/first.fits"])
     with pytest.raises(TimeoutError):
         await asyncio.wait_for(groups.parse("/d/late.fits", None, 2880), 0.05)
     gate.set()
