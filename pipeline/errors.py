@@ -12,7 +12,8 @@ the status API answers with). Classification is by class, never by message::
     │   ├── SerializationFailure       serialization_failure  503
     │   ├── BrokerUnavailable          broker_unavailable     503
     │   ├── FileNotComplete            file_not_complete      409
-    │   └── WorkerStopping             worker_stopping        503
+    │   ├── WorkerStopping             worker_stopping        503
+    │   └── ReaderCrashed              reader_crashed         503
     └── PermanentError                 (never retried)
         ├── NotFits                    not_fits               422
         │   ├── EmptyFile              empty_file             422
@@ -69,6 +70,7 @@ __all__ = [
     "OutsideRoot",
     "PermanentError",
     "PoolExhausted",
+    "ReaderCrashed",
     "SerializationFailure",
     "TransientError",
     "TruncatedFits",
@@ -158,6 +160,13 @@ class WorkerStopping(TransientError):
     """The process is shutting down mid-job; the job is tried again elsewhere."""
 
     code = "worker_stopping"
+
+
+class ReaderCrashed(TransientError):
+    """A reader process died while it held this file (perhaps another file's
+    fault: it reads several); the file is read again by a new one."""
+
+    code = "reader_crashed"
 
 
 # --- permanent: retrying the same input gives the same answer ------------------

@@ -62,6 +62,7 @@ __all__ = [
     "JOBS_FINISHED",
     "JOB_RETRIES",
     "multiprocess_active",
+    "observe_phase",
     "record_admitted",
     "record_job_failed",
     "record_job_retry",
@@ -119,6 +120,11 @@ RECONCILER_RESENT = Counter(
 def timed(phase: str) -> contextlib.AbstractContextManager[None]:
     """``with timed("read"):`` observes the block's duration, even when it raises."""
     return _Timer(INGEST_SECONDS.labels(phase))
+
+
+def observe_phase(phase: str, seconds: float) -> None:
+    """Observe a phase timed elsewhere (in a reader process)."""
+    INGEST_SECONDS.labels(phase).observe(seconds)
 
 
 class _Timer(contextlib.AbstractContextManager[None]):

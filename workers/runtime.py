@@ -148,12 +148,19 @@ class WorkerRuntime:
                     await database.connect()
                     self.database = database
                     metrics.track_pool("worker", database)
+                reader = self.settings.reader
+                embedded = self._shared_loop is not None
                 self._service = IngestService(
-                    database, self.settings.reader, parser=self._parser or parse_file
+                    database,
+                    reader,
+                    parser=self._parser or parse_file,
+                    reader_processes=reader.reader_processes(embedded),
                 )
         return self._service
 
     async def aclose(self) -> None:
+        if self._service is not None:
+            self._service.close()
         if self.database is not None and self._owns_database:
             await self.database.close()
             self.database = None

@@ -78,8 +78,10 @@ async def _run(
 ) -> IngestSummary:
     database = open_database(settings.database)
     await database.connect()
+    service = IngestService(
+        database, settings.reader, reader_processes=settings.reader.reader_processes(embedded=True)
+    )
     try:
-        service = IngestService(database, settings.reader)
         description = "fitsflow ingest " + " ".join(str(p) for p in paths)
         with _ProgressBar(len(found), enabled=sys.stderr.isatty()) as advance:
 
@@ -94,6 +96,7 @@ async def _run(
                 service, found, description=description, concurrency=concurrency, on_result=report
             )
     finally:
+        service.close()
         await database.close()
 
 

@@ -23,17 +23,19 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Generic, TypeVar
 
-__all__ = ["ParseGroups", "ReadingRefused"]
+__all__ = ["Outcome", "ParseGroups", "ReadingRefused", "refused"]
 
 T = TypeVar("T")
 Roots = Sequence[Path] | None
 #: One file's outcome in a group: what the parser returned, or what it raised.
 Outcome = tuple[T | None, BaseException | None]
 Waiting = tuple[str, Roots, asyncio.Future[T]]
+#: Reads a group elsewhere (a reader process): each file's outcome, in order.
+RunGroup = Callable[[Sequence[tuple[str, Roots]]], Awaitable[list[Outcome[T]]]]
 
 #: Files per hand-off (what gathered while the running groups were read).
 MAX_GROUP = 64
@@ -50,7 +52,8 @@ class ReadingRefused(RuntimeError):
     """The loop's executor refuses work: the process is shutting down."""
 
 
-def _refused(error: RuntimeError) -> ReadingRefused:
+def refused(error: RuntimeError) -> ReadingRefused:
+    """``ReadingRefused`` for the executor's refusal ``error``."""
     refused = ReadingRefused(str(error))
     refused.__cause__ = error
     return refused
@@ -77,7 +80,8 @@ class _Group(Generic[T]):
 
 
 class ParseGroups(Generic[T]):
-    """Runs ``read(path, roots)`` in threads, small files grouped per hand-off."""
+    """Runs ``read(path, roots)`` in threads (or ``run_group``), small files
+    grouped per hand-off."""
 
     def __init__(
         self,
@@ -87,8 +91,10 @@ class ParseGroups(Generic[T]):
         max_running: int = MAX_RUNNING,
         small_file_bytes: int = SMALL_FILE_BYTES,
         patience_seconds: float = PATIENCE_SECONDS,
+        run_group: RunGroup[T] | None = None,
     ) -> None:
         self._read = read
+        self._run_group = run_group
         self._max_group = max_group
         self._max_running = max_running
         self._small_file_bytes = small_file_bytes
@@ -107,10 +113,15 @@ class ParseGroups(Generic[T]):
         """
         loop = asyncio.get_running_loop()
         if size is None or size > self._small_file_bytes:
+            if self._run_group is not None:
+                [(value, error)] = await self._run_group([(path, roots)])
+                if error is not None:
+                    raise error
+                return value  # type: ignore[return-value]  # None only with an error
             try:
                 alone = loop.run_in_executor(None, self._read, path, roots)
             except RuntimeError as error:
-                raise _refused(error) from error
+                raise refused(error) from error
             return await alone
         future: asyncio.Future[T] = loop.create_future()
         self._pending.append((path, roots, future))
@@ -126,10 +137,14 @@ class ParseGroups(Generic[T]):
             if not group.waiters:
                 continue
             try:
-                work = loop.run_in_executor(None, _read_all, self._read, group.unstarted)
+                work = (
+                    loop.run_in_executor(None, _read_all, self._read, group.unstarted)
+                    if self._run_group is None
+                    else loop.create_task(_run_elsewhere(self._run_group, group))
+                )
             except RuntimeError as error:  # the executor is shut down
                 for future in group.waiters:
-                    future.set_exception(_refused(error))
+                    future.set_exception(refused(error))
                 continue
             self._running += 1
             self.groups += 1
@@ -174,6 +189,16 @@ class ParseGroups(Generic[T]):
             else:
                 future.set_exception(error)
         self._start_groups(loop)
+
+
+async def _run_elsewhere(
+    run_group: RunGroup[T], group: _Group[T]
+) -> list[tuple[asyncio.Future[T], Outcome[T]]]:
+    """``group`` read by ``run_group``; its files stay in ``unstarted`` (for
+    ``hand_back``): which of them the other side has begun is not known."""
+    files = list(group.unstarted)
+    outcomes = await run_group([(path, roots) for path, roots, _ in files])
+    return [(future, outcome) for (_, _, future), outcome in zip(files, outcomes, strict=True)]
 
 
 def _read_all(

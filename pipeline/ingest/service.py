@@ -1,10 +1,10 @@
 """The ingest service: one file, one job, one transaction for its outcome.
 
-The file is read and extracted outside any transaction (in a thread: it is
-CPU and I/O work; small files share their thread hand-off, see
-ingest.parsing); the product, its HDUs, the job's final state and the
-attempt's record are then written in one transaction, so a crash leaves
-either all of them or none.
+The file is read and extracted outside any transaction (in a thread or a
+reader process: it is CPU and I/O work; small files share their hand-off,
+see ingest.parsing and ingest.reader_processes); the product, its HDUs,
+the job's final state and the attempt's record are then written in one
+transaction, so a crash leaves either all of them or none.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from pipeline.errors import (
 from pipeline.ingest.groups import GroupWriter
 from pipeline.ingest.parse import ParsedFile, parse_file
 from pipeline.ingest.parsing import ParseGroups, ReadingRefused
+from pipeline.ingest.reader_processes import ReaderProcesses
 from pipeline.ingest.recording import record_product, record_products
 from pipeline.models import Job, Outcome
 from pipeline.quarantine import move_to_quarantine, quarantine_target
@@ -92,13 +93,22 @@ class IngestService:
         *,
         worker: str | None = None,
         parser: Parser = parse_file,
+        reader_processes: int = 0,
     ) -> None:
         self.db = db
         self.limits = limits
         self.roots = roots
         self.worker = worker or worker_name()
         self._parse = parser
-        self._reads: ParseGroups[ParsedFile] = ParseGroups(self._read)
+        # Reader processes run parse_file itself: a parser given instead (tests'
+        # faults) is read in threads.
+        self._processes: ReaderProcesses | None = None
+        if reader_processes and parser is parse_file:
+            self._processes = ReaderProcesses(reader_processes, limits)
+            self._processes.start()
+        self._reads: ParseGroups[ParsedFile] = ParseGroups(
+            self._read, run_group=self._processes.read_group if self._processes else None
+        )
         # Jobs in flight in this process share transactions (see ingest.groups).
         self._starts: GroupWriter[_Start, tuple[Job, int] | None] = GroupWriter(
             db, self._start_many, self._start_one
@@ -141,6 +151,12 @@ class IngestService:
             return await self._record_once(tx, new_job, parsed, failure)
 
         return await self.db.run_in_transaction(write)
+
+    def close(self) -> None:
+        """Stop the reader processes, if any (a job still reading gets
+        ``worker_stopping``)."""
+        if self._processes is not None:
+            self._processes.close()
 
     def _read(self, path: str, roots: Sequence[Path] | None) -> ParsedFile:
         return self._parse(path, self.limits, roots)

@@ -65,8 +65,9 @@ class NewHdu:
     data_offset: int
     checksum_status: str
     footprint: list[list[float]] | None
-    header: dict[str, Any]
-    cards: list[list[Any]]
+    #: JSON text: encoded where the file is read (see ingest.parse.ParsedFile).
+    header_json: str
+    cards_json: str
 
 
 #: The normalised columns filled from the extracted fields.
@@ -235,8 +236,8 @@ def _hdu_params(product_id: int, hdu: NewHdu) -> dict[str, Any]:
         "data_offset": hdu.data_offset,
         "checksum_status": hdu.checksum_status,
         "footprint": dumps(hdu.footprint) if hdu.footprint is not None else None,
-        "header": dumps(hdu.header),
-        "cards": dumps(hdu.cards),
+        "header": hdu.header_json,
+        "cards": hdu.cards_json,
     }
 
 

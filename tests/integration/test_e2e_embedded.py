@@ -8,6 +8,7 @@ among them — and every complete file becomes exactly one product.
 from __future__ import annotations
 
 import shutil
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -110,3 +111,35 @@ def test_killed_and_restarted_loses_nothing_and_duplicates_nothing(tmp_path: Pat
     assert facts["current_paths"] == {str(root / name) for name, _ in files}
     assert facts["failed"] == []
     assert during["products"] <= 400
+
+
+def _gone(pid: int) -> bool:
+    """Exited (a zombie nobody reaps counts: it runs nothing)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return True
+    return state == "Z"
+
+
+def test_ctrl_c_stops_the_process_and_its_reader_processes_cleanly(tmp_path: Path) -> None:
+    """The terminal sends SIGINT to the whole group: the reader processes too.
+    They must not die with a traceback mid-read; the parent stops them."""
+    root = tmp_path / "inbox"
+    root.mkdir()
+    database_url = f"sqlite:///{tmp_path / 'fitsflow.db'}"
+    run, _ = _start(root, database_url, tmp_path / "run.log")
+    files = corpus(40)
+    for name, data in files:
+        write_now(root / name, data)
+    wait_for_catalogue(database_url, 40, seconds=120, watch=[run])
+    readers = run.children()
+    assert readers, "fitsflow run on two or more cores starts a reader process"
+    assert run.interrupt() == 0
+    log = (tmp_path / "run.log").read_text()
+    assert "Traceback" not in log and "KeyboardInterrupt" not in log
+    deadline = time.monotonic() + 10
+    while not all(_gone(pid) for pid in readers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert all(_gone(pid) for pid in readers)
+    assert catalogue_facts(database_url)["states"]["succeeded"] == 40

@@ -115,6 +115,13 @@ class FitsflowProcess:
                 raise AssertionError(f"{self.args[0]} did not stop within {timeout}s") from None
         return int(self.process.returncode)
 
+    def interrupt(self, timeout: float = 60) -> int:
+        """Ctrl-C at a terminal: SIGINT to the whole process group; the exit status."""
+        assert self.process is not None
+        if self.process.poll() is None:
+            os.killpg(self.pid, signal.SIGINT)
+        return self.stop(timeout)
+
     def wait_http(self, url: str, seconds: float = 60) -> None:
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
