@@ -17,7 +17,7 @@ from pipeline.jsonutil import dumps
 from pipeline.repositories.products import FIELD_COLUMNS, NewHdu, NewProduct
 from pipeline.settings import ReaderSettings
 
-__all__ = ["ParsedFile", "Timings", "header_object", "parse_file", "parse_file_timed"]
+__all__ = ["ParsedFile", "header_object", "observe_timings", "parse_file", "parse_file_timed"]
 
 _LISTED_KEYWORDS = frozenset({"COMMENT", "HISTORY"})
 
@@ -36,10 +36,6 @@ class ParsedFile:
     hdus: tuple[NewHdu, ...]
 
 
-#: Seconds spent reading (headers) and extracting (fields, rows) one file.
-Timings = tuple[float, float]
-
-
 def parse_file(
     path: str | os.PathLike[str], limits: ReaderSettings, roots: Sequence[Path] | None
 ) -> ParsedFile:
@@ -48,22 +44,38 @@ def parse_file(
     Raises the reader's errors (permanent for bad input, ``FileNotComplete``
     when the file changed while it was read).
     """
-    with metrics.timed("read"):
-        fits = read_fits(path, limits, roots)
-    with metrics.timed("extract"):
-        return _shape(fits, extract_fields(fits.hdus))
+    timings: list[float] = []
+    try:
+        return parse_file_timed(path, limits, roots, timings)
+    finally:
+        observe_timings(timings)
 
 
 def parse_file_timed(
-    path: str, limits: ReaderSettings, roots: Sequence[Path] | None
-) -> tuple[ParsedFile, Timings]:
-    """:func:`parse_file` with its phases' durations returned, not observed:
-    for a reader process, whose metrics no one scrapes."""
+    path: str | os.PathLike[str],
+    limits: ReaderSettings,
+    roots: Sequence[Path] | None,
+    timings: list[float],
+) -> ParsedFile:
+    """:func:`parse_file` with its phases' seconds appended to ``timings``
+    instead of observed — read (also when it raises), then extract (once
+    read): a reader process's metrics are not scraped, its parent observes them."""
     started = time.perf_counter()
-    fits = read_fits(path, limits, roots)
-    read = time.perf_counter()
-    parsed = _shape(fits, extract_fields(fits.hdus))
-    return parsed, (read - started, time.perf_counter() - read)
+    try:
+        fits = read_fits(path, limits, roots)
+    finally:
+        timings.append(time.perf_counter() - started)
+    started = time.perf_counter()
+    try:
+        return _shape(fits, extract_fields(fits.hdus))
+    finally:
+        timings.append(time.perf_counter() - started)
+
+
+def observe_timings(timings: Sequence[float]) -> None:
+    """Observe what :func:`parse_file_timed` recorded: read, then extract."""
+    for phase, seconds in zip(("read", "extract"), timings, strict=False):
+        metrics.observe_phase(phase, seconds)
 
 
 def _shape(fits: FitsFile, fields: ProductFields) -> ParsedFile:

@@ -17,8 +17,11 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
 import pickle
 import signal
+import threading
+import time
 import traceback
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -27,9 +30,8 @@ from pathlib import Path
 
 import structlog
 
-from pipeline import metrics
 from pipeline.errors import FitsflowError, InternalError, ReaderCrashed
-from pipeline.ingest.parse import ParsedFile, Timings, parse_file_timed
+from pipeline.ingest.parse import ParsedFile, observe_timings, parse_file_timed
 from pipeline.ingest.parsing import Outcome, refused
 from pipeline.settings import ReaderSettings
 
@@ -37,9 +39,13 @@ __all__ = ["ReaderProcesses"]
 
 log = structlog.get_logger(__name__)
 
+#: How often a reader process checks that its parent is alive.
+ORPHAN_CHECK_SECONDS = 0.5
+
 Roots = Sequence[Path] | None
-#: What a reader process sends back per file: the rows or the error, and timings.
-Returned = tuple[ParsedFile | None, FitsflowError | None, Timings]
+#: What a reader process sends back per file: the rows or the error, and the
+#: phases' seconds (see parse_file_timed).
+Returned = tuple[ParsedFile | None, FitsflowError | None, list[float]]
 
 
 class ReaderProcesses:
@@ -85,9 +91,8 @@ class ReaderProcesses:
                 details={"files_in_group": len(files)},
             ) from error
         outcomes: list[Outcome[ParsedFile]] = []
-        for (path, _), (parsed, failure, (read, extract)) in zip(files, returned, strict=True):
-            metrics.observe_phase("read", read)
-            metrics.observe_phase("extract", extract)
+        for (path, _), (parsed, failure, timings) in zip(files, returned, strict=True):
+            observe_timings(timings)
             if isinstance(failure, InternalError):
                 log.error("unexpected error while reading", path=path, detail=failure.__notes__)
             outcomes.append((parsed, failure))
@@ -115,7 +120,8 @@ class ReaderProcesses:
             self._pool = ProcessPoolExecutor(
                 self._count,
                 mp_context=multiprocessing.get_context("spawn"),
-                initializer=_ignore_interrupts,
+                initializer=_start_reader,
+                initargs=(os.getpid(),),
             )
         return self._pool
 
@@ -128,10 +134,21 @@ class ReaderProcesses:
                 self.start()
 
 
-def _ignore_interrupts() -> None:
+def _start_reader(parent: int) -> None:
+    """In each reader process, before its first group; ``parent``: the pid
+    that started it (which may have died already while this one started)."""
     # Ctrl-C reaches the terminal's whole process group; the parent stops
     # its readers itself, after its jobs have let go of their files.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A parent killed outright (SIGKILL, OOM) cannot stop its readers, and
+    # they would wait on their queue for ever: they leave once orphaned.
+    threading.Thread(target=_leave_when_orphaned, args=(parent,), daemon=True).start()
+
+
+def _leave_when_orphaned(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(ORPHAN_CHECK_SECONDS)
+    os._exit(0)
 
 
 def _ready() -> None:
@@ -142,17 +159,18 @@ def _read_group(files: list[tuple[str, Roots]], limits: ReaderSettings) -> list[
     """In a reader process: every file's rows or error."""
     returned: list[Returned] = []
     for path, roots in files:
+        timings: list[float] = []
         try:
-            parsed, timings = parse_file_timed(path, limits, roots)
+            parsed = parse_file_timed(path, limits, roots, timings)
         except FitsflowError as error:
-            returned.append((None, _portable(error), (0.0, 0.0)))
+            returned.append((None, _portable(error), timings))
         except Exception as error:  # noqa: BLE001 - the per-file boundary, as in a thread
             unexpected = InternalError(
                 f"unexpected {type(error).__name__} while reading: {error}",
                 details={"exception": type(error).__name__},
             )
             unexpected.add_note(traceback.format_exc())
-            returned.append((None, unexpected, (0.0, 0.0)))
+            returned.append((None, unexpected, timings))
         else:
             returned.append((parsed, None, timings))
     return returned

@@ -12,6 +12,8 @@ import asyncio
 import multiprocessing
 import os
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -132,3 +134,37 @@ def test_closed_readers_refuse_work(tmp_path: Path) -> None:
     while multiprocessing.active_children() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert multiprocessing.active_children() == []
+
+
+ORPHANED_PARENT = """
+import asyncio, multiprocessing, os
+from pipeline.ingest.reader_processes import ReaderProcesses
+from pipeline.settings import ReaderSettings
+
+readers = ReaderProcesses(1, ReaderSettings())
+readers.start()
+asyncio.run(readers.read_group([]))
+[child] = [p for p in multiprocessing.active_children() if "resource_tracker" not in p.name]
+print(child.pid, flush=True)
+os._exit(0)  # as SIGKILL would: no clean-up of any kind
+"""
+
+
+def _gone(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return True
+    return state == "Z"  # exited; nobody reaps an orphan here
+
+
+def test_readers_of_a_parent_killed_outright_leave_by_themselves() -> None:
+    parent = subprocess.run(
+        [sys.executable, "-c", ORPHANED_PARENT], capture_output=True, text=True, timeout=60
+    )
+    assert parent.returncode == 0, parent.stderr
+    child = int(parent.stdout.split()[0])
+    deadline = time.monotonic() + 10
+    while not _gone(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _gone(child)
