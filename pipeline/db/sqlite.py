@@ -31,7 +31,7 @@ from contextlib import asynccontextmanager, suppress
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from urllib.parse import unquote
 
 import aiosqlite
@@ -145,36 +145,95 @@ async def _retry_while_busy(attempt: Callable[[], Awaitable[T]], deadline: float
         delay = min(delay * 2, MAX_BUSY_BACKOFF_SECONDS)
 
 
-class _Pooled:
-    """One open connection and what the pool knows about it."""
+def _in_thread(conn: aiosqlite.Connection, work: Callable[[], T]) -> Awaitable[T]:
+    """``work()`` in ``conn``'s thread: aiosqlite's own hand-off
+    (``Connection._execute``, behind each of its methods), the one way to make
+    several sqlite3 calls in one trip."""
+    return cast(Awaitable[T], conn._execute(work))  # type: ignore[no-untyped-call]
 
-    __slots__ = ("broken", "conn", "idle_since")
+
+class _BeginRefused(Exception):
+    """A deferred BEGIN was refused: nothing ran, the call may be tried again."""
+
+    def __init__(self, error: sqlite3.Error) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class _Pooled:
+    """One open connection and what the pool knows about it.
+
+    Each call is one trip to the connection's thread. A transaction's BEGIN
+    waits to travel with its first statement (``begin``): under load a trip
+    costs far more than SQLite's work for it — the loop, busy with other
+    jobs' callbacks, takes ~1 ms to hear back — and every write transaction
+    of the process waits its turn behind the one in progress.
+    """
+
+    __slots__ = ("begin", "begin_deadline", "broken", "conn", "idle_since")
 
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self.conn = conn
         self.idle_since = time.monotonic()
         self.broken = False
+        #: ``BEGIN …`` not sent yet, and until when a refusal is retried.
+        self.begin: str | None = None
+        self.begin_deadline = 0.0
+
+    async def _call(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """``work(connection)`` in the connection's thread, after a pending BEGIN."""
+        begin = self.begin
+        if begin is None:
+            return await _in_thread(self.conn, partial(work, self.conn._conn))
+        delay = 0.005
+        while True:
+            try:
+                return await _in_thread(self.conn, partial(self._begun_then, work))
+            except _BeginRefused as refused:
+                # As _retry_while_busy: a refused BEGIN changed nothing.
+                if not _is_busy(refused.error) or time.monotonic() + delay > self.begin_deadline:
+                    self.begin = None
+                    raise refused.error from None
+            await asyncio.sleep(delay * (0.5 + random.random()))
+            delay = min(delay * 2, MAX_BUSY_BACKOFF_SECONDS)
+
+    def _begun_then(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """In the connection's thread: the pending BEGIN, then ``work``."""
+        raw = self.conn._conn  # aiosqlite's sqlite3 connection, used in its own thread
+        try:
+            raw.execute(self.begin or "")
+        except sqlite3.Error as error:
+            raise _BeginRefused(error) from error
+        self.begin = None
+        return work(raw)
 
     async def run(self, sql: str, args: Sequence[Any] = ()) -> int:
-        """Execute one statement; the changed-row count.
+        """Execute one statement; the changed-row count."""
+        return await self._call(lambda raw: max(raw.execute(sql, args).rowcount, 0))
 
-        One trip to the connection's thread: a statement without result rows
-        is finished once executed, so its cursor needs no separate close
-        (each aiosqlite call is a thread round trip, ~50-100 µs).
-        """
-        cursor = await self.conn.execute(sql, args)
-        return max(cursor.rowcount, 0)
+    async def run_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        await self._call(lambda raw: raw.executemany(sql, rows))
 
     async def first(self, sql: str, args: Sequence[Any]) -> Row | None:
         # execute + fetch in one trip; callers ask for at most a row or two.
-        rows = list(await self.conn.execute_fetchall(sql, args))
+        rows = await self._call(lambda raw: raw.execute(sql, args).fetchall())
         return dict(rows[0]) if rows else None
 
     async def all(self, sql: str, args: Sequence[Any]) -> list[Row]:
-        return [dict(row) for row in await self.conn.execute_fetchall(sql, args)]
+        return [
+            dict(row) for row in await self._call(lambda raw: raw.execute(sql, args).fetchall())
+        ]
+
+    async def commit(self) -> None:
+        """Commit what began; a BEGIN never sent leaves nothing to commit."""
+        if self.begin is not None:
+            self.begin = None
+            return
+        await self.conn.commit()
 
     async def rollback(self) -> None:
         """Roll back whatever is open; a connection that cannot is not pooled again."""
+        self.begin = None
         try:
             await self.conn.rollback()
         except (sqlite3.Error, ValueError):  # ValueError: aiosqlite's "connection closed"
@@ -228,14 +287,14 @@ class SqliteConnection(Connection):
         arg_rows = [_prepare(sql, row)[1] for row in rows]
         pooled = self._pooled
         if not self._autocommit:
-            await self._run(partial(pooled.conn.executemany, text, arg_rows))
+            await self._run(partial(pooled.run_many, text, arg_rows))
             return
         # As on PostgreSQL, all rows or none: one write transaction of its own.
         deadline = time.monotonic() + self._busy_retry_seconds
         await _retry_while_busy(partial(pooled.run, "BEGIN IMMEDIATE"), deadline)
         async with pooled.rolled_back_on_error():
-            await pooled.conn.executemany(text, arg_rows)
-            await pooled.conn.commit()
+            await pooled.run_many(text, arg_rows)
+            await pooled.commit()
 
     async def fetch_all(self, sql: str, params: Params | None = None) -> list[Row]:
         return await self._run(partial(self._pooled.all, *_prepare(sql, params)))
@@ -469,11 +528,11 @@ class SqliteDatabase(Database):
         # A BEGIN cancelled while it waits still completes in aiosqlite's
         # thread: rolling back on any error keeps the pooled connection clean.
         async with pooled.rolled_back_on_error():
-            await _retry_while_busy(partial(pooled.run, f"BEGIN {mode}"), deadline)
+            pooled.begin, pooled.begin_deadline = f"BEGIN {mode}", deadline
             yield SqliteConnection(
                 pooled, autocommit=False, busy_retry_seconds=self._settings.busy_retry_seconds
             )
-            await pooled.conn.commit()
+            await pooled.commit()
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[Connection]:
