@@ -96,18 +96,20 @@ class ReaderSettings(BaseModel):
     #: Fail a file holding fewer extensions than its NEXTEND announces (the
     #: only sign of a plain file cut at an HDU boundary); off: only warn.
     trust_nextend: bool = True
-    #: Helper processes that read files for ``fitsflow run`` and ``fitsflow
-    #: ingest`` (0: read in the process's own threads). Unset: 1 on a machine
-    #: of two or more cores, else 0. Parsing then no longer takes the
-    #: interpreter lock the event loop, SQLite's thread and the queue need
-    #: (measured: ~30 % less CPU a file in the main process, ~12 % more
+    #: Helper processes that read files for the process (0: its own threads).
+    #: Unset: 1 for ``fitsflow run`` on a machine of two or more cores, else
+    #: 0. Parsing then no longer takes the interpreter lock that ``fitsflow
+    #: run``'s event loop, SQLite's thread and the queue's threads need
+    #: (measured: ~28 % less CPU a file in its main process, ~16 % more
     #: files/s), and a reader that crashes takes no other work with it.
-    #: ``fitsflow worker`` reads in its own threads unless this is set: its
-    #: processes already read in parallel.
+    #: ``fitsflow ingest`` (one transaction a file: the hand-off only adds to
+    #: each file's wait) and ``fitsflow worker`` (its processes already read
+    #: in parallel) read in their own threads unless this is set.
     processes: int | None = Field(default=None, ge=0, le=64)
 
     def reader_processes(self, embedded: bool) -> int:
-        """How many reader processes a service runs (see ``processes``)."""
+        """How many reader processes a service runs (see ``processes``);
+        ``embedded``: for ``fitsflow run``."""
         if self.processes is not None:
             return self.processes
         return 1 if embedded and (os.cpu_count() or 1) >= 2 else 0

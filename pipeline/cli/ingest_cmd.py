@@ -79,7 +79,7 @@ async def _run(
     database = open_database(settings.database)
     await database.connect()
     service = IngestService(
-        database, settings.reader, reader_processes=settings.reader.reader_processes(embedded=True)
+        database, settings.reader, reader_processes=settings.reader.reader_processes(embedded=False)
     )
     try:
         description = "fitsflow ingest " + " ".join(str(p) for p in paths)

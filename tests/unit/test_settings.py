@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.errors import ValidationError
-from pipeline.settings import DEFAULT_CONFIG_FILE, Settings, load_settings
+from pipeline.settings import DEFAULT_CONFIG_FILE, ReaderSettings, Settings, load_settings
 
 
 @pytest.fixture(autouse=True)
@@ -104,3 +104,19 @@ def test_pool_bounds_are_checked_together() -> None:
 def test_missing_config_file_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ValidationError, match="does not exist"):
         load_settings(config_file=tmp_path / "absent.toml")
+
+
+def test_reader_processes_default_to_one_for_the_embedded_process_on_two_cores(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    unset = ReaderSettings()
+    assert unset.processes is None
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    assert unset.reader_processes(embedded=True) == 1
+    # fitsflow ingest and fitsflow worker read in their own threads.
+    assert unset.reader_processes(embedded=False) == 0
+    monkeypatch.setattr("os.cpu_count", lambda: 1)
+    assert unset.reader_processes(embedded=True) == 0
+    # A value set is a value kept, everywhere.
+    assert ReaderSettings(processes=0).reader_processes(embedded=True) == 0
+    assert ReaderSettings(processes=3).reader_processes(embedded=False) == 3
