@@ -16,6 +16,15 @@ small files it would be grouped with. And a group still being read after
 ``patience_seconds`` (a slow or hung mount) gives the files it has not
 started back to the front of the line and stops counting as running: one
 stuck read holds up only itself, as it did with a thread per file.
+
+With ``run_group`` (ingest.reader_processes) a group goes to a reader
+process instead, larger files alone in groups of one. Such a group is given
+``patience_elsewhere_seconds`` (a reader process may still be starting, or
+busy with a large file's group), and which of its files the process has
+started is not known here: an overdue group gives back every file still
+waiting, and until it ends the groups are read in threads — a process stuck
+on a hung mount holds up only its own group, as a thread would. A file read
+twice that way counts once (the first outcome resolves its waiter).
 """
 
 from __future__ import annotations
@@ -46,6 +55,8 @@ MAX_RUNNING = 2
 SMALL_FILE_BYTES = 4 * 1024 * 1024
 #: A group of 64 small files takes ~15 ms (up to ~0.2 s at 4 MiB each).
 PATIENCE_SECONDS = 1.0
+#: A reader process takes ~1 s to start (imports), longer on a loaded machine.
+PATIENCE_ELSEWHERE_SECONDS = 10.0
 
 
 class ReadingRefused(RuntimeError):
@@ -70,6 +81,8 @@ class _Group(Generic[T]):
         self.handed_back: list[Waiting[T]] = []
         self.counted = True  # toward max_running
         self.overdue: asyncio.TimerHandle | None = None
+        self.elsewhere = False  # read by run_group
+        self.stuck = False  # elsewhere, and overdue
 
     def hand_back(self) -> list[Waiting[T]]:
         while True:
@@ -92,6 +105,7 @@ class ParseGroups(Generic[T]):
         small_file_bytes: int = SMALL_FILE_BYTES,
         patience_seconds: float = PATIENCE_SECONDS,
         run_group: RunGroup[T] | None = None,
+        patience_elsewhere_seconds: float = PATIENCE_ELSEWHERE_SECONDS,
     ) -> None:
         self._read = read
         self._run_group = run_group
@@ -99,6 +113,8 @@ class ParseGroups(Generic[T]):
         self._max_running = max_running
         self._small_file_bytes = small_file_bytes
         self._patience = patience_seconds
+        self._patience_elsewhere = patience_elsewhere_seconds
+        self._stuck_elsewhere = 0  # overdue groups of run_group not yet ended
         self._pending: list[Waiting[T]] = []
         self._running = 0
         self.groups = 0
@@ -113,7 +129,7 @@ class ParseGroups(Generic[T]):
         """
         loop = asyncio.get_running_loop()
         if size is None or size > self._small_file_bytes:
-            if self._run_group is not None:
+            if self._run_group is not None and not self._stuck_elsewhere:
                 [(value, error)] = await self._run_group([(path, roots)])
                 if error is not None:
                     raise error
@@ -136,11 +152,12 @@ class ParseGroups(Generic[T]):
             group = _Group([waiting for waiting in taken if not waiting[2].done()])
             if not group.waiters:
                 continue
+            group.elsewhere = self._run_group is not None and not self._stuck_elsewhere
             try:
                 work = (
-                    loop.run_in_executor(None, _read_all, self._read, group.unstarted)
-                    if self._run_group is None
-                    else loop.create_task(_run_elsewhere(self._run_group, group))
+                    loop.create_task(_run_elsewhere(self._run_group, group))
+                    if group.elsewhere and self._run_group is not None
+                    else loop.run_in_executor(None, _read_all, self._read, group.unstarted)
                 )
             except RuntimeError as error:  # the executor is shut down
                 for future in group.waiters:
@@ -149,10 +166,14 @@ class ParseGroups(Generic[T]):
             self._running += 1
             self.groups += 1
             self.files += len(group.waiters)
-            group.overdue = loop.call_later(self._patience, self._overdue, loop, group)
+            patience = self._patience_elsewhere if group.elsewhere else self._patience
+            group.overdue = loop.call_later(patience, self._overdue, loop, group)
             work.add_done_callback(functools.partial(self._finished, loop, group))
 
     def _overdue(self, loop: asyncio.AbstractEventLoop, group: _Group[T]) -> None:
+        if group.elsewhere:
+            group.stuck = True
+            self._stuck_elsewhere += 1
         group.counted = False
         self._running -= 1
         back = group.hand_back()
@@ -169,6 +190,8 @@ class ParseGroups(Generic[T]):
     ) -> None:
         if group.overdue is not None:
             group.overdue.cancel()
+        if group.stuck:
+            self._stuck_elsewhere -= 1
         if group.counted:
             self._running -= 1
         if work.cancelled() or work.exception() is not None:

@@ -180,3 +180,38 @@ async def test_real_files_read_in_groups_equal_read_one_by_one(tmp_path: Path) -
     )
     assert grouped == [parse_file(p, limits, (tmp_path,)) for p in paths]
     assert groups.groups < len(paths)
+
+
+class ElsewhereReader:
+    """A run_group (as reader processes are): its first group hangs until released."""
+
+    def __init__(self) -> None:
+        self.release = asyncio.Event()
+        self.groups: list[list[str]] = []
+
+    async def __call__(self, files: Sequence[tuple[str, object]]) -> list[tuple[str, None]]:
+        paths = [path for path, _ in files]
+        self.groups.append(paths)
+        if len(self.groups) == 1:
+            await self.release.wait()  # a hung mount
+        return [(f"elsewhere:{path}", None) for path in paths]
+
+
+async def test_groups_go_elsewhere_and_a_stuck_one_hands_over_to_threads() -> None:
+    elsewhere = ElsewhereReader()
+    groups: ParseGroups[str] = ParseGroups(
+        CountingReader(), run_group=elsewhere, patience_elsewhere_seconds=0.2, max_running=1
+    )
+    first = [asyncio.ensure_future(groups.parse(f"/a/{n}", None, 2880)) for n in range(5)]
+    await _until(lambda: len(elsewhere.groups) == 1)  # /a/0; the others wait their turn
+    # Overdue: the stuck group's files are read in threads, and so is what follows.
+    assert await asyncio.gather(*first) == [f"/A/{n}" for n in range(5)]
+    assert await groups.parse("/b/0", None, 2880) == "/B/0"
+    assert await groups.parse("/large", None, None) == "/LARGE"
+    assert groups.handed_back == 1 and elsewhere.groups == [["/a/0"]]
+    # The stuck group ends (its late outcomes change nothing): elsewhere again.
+    elsewhere.release.set()
+    await _until(lambda: not groups._stuck_elsewhere)
+    assert await groups.parse("/c/0", None, 2880) == "elsewhere:/c/0"
+    assert await groups.parse("/large", None, None) == "elsewhere:/large"
+    assert [await f for f in first] == [f"/A/{n}" for n in range(5)]
