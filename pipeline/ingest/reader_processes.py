@@ -68,8 +68,9 @@ class ReaderProcesses:
     async def read_group(self, files: Sequence[tuple[str, Roots]]) -> list[Outcome[ParsedFile]]:
         """Each file's rows or error, in order (one file's error is its own).
 
-        Raises ``ReadingRefused`` once closed, ``ReaderCrashed`` when the
-        process holding the group died.
+        Raises ``ReadingRefused`` once closed (also for a read that
+        ``close()`` interrupted), ``ReaderCrashed`` when the process holding
+        the group died.
         """
         loop = asyncio.get_running_loop()
         try:
@@ -85,6 +86,8 @@ class ReaderProcesses:
         try:
             returned = await work
         except BrokenProcessPool as error:
+            if self._closed:  # close() stopped the processes: not a crash
+                raise refused(error) from error
             self._forget(pool)
             raise ReaderCrashed(
                 "a reader process died while reading this file or one read with it",
@@ -105,9 +108,11 @@ class ReaderProcesses:
         if pool is None:
             return
         # A process stuck on a hung mount would hold shutdown(wait=True) for
-        # ever; the reads it held are retried elsewhere as the process stops.
+        # ever: the processes are stopped instead, which breaks the pool and
+        # ends every read in progress or queued with BrokenProcessPool (not
+        # cancelled: a cancelled read would cancel its job's task).
         processes = list(getattr(pool, "_processes", {}).values())
-        pool.shutdown(wait=False, cancel_futures=True)
+        pool.shutdown(wait=False)
         for process in processes:
             process.terminate()
 

@@ -9,6 +9,7 @@ shut-down executor does.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
 import os
 import signal
@@ -61,6 +62,19 @@ def _huge_image(path: Path, side: int = 46_000) -> Path:
     return path
 
 
+async def _reading(path: Path, seconds: float = 10.0) -> int:
+    """The reader process's pid, once it has ``path`` open."""
+    [process] = multiprocessing.active_children()
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with contextlib.suppress(FileNotFoundError):
+            fds = Path(f"/proc/{process.pid}/fd")
+            if any(os.readlink(fd) == str(path) for fd in fds.iterdir()):
+                return process.pid
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"the reader process did not open {path} within {seconds} s")
+
+
 def test_rows_from_a_reader_process_equal_parse_file_in_this_one(
     tmp_path: Path, readers: ReaderProcesses
 ) -> None:
@@ -96,9 +110,8 @@ def test_a_reader_that_dies_mid_read_fails_its_files_transiently_and_is_replaced
 
     async def scenario() -> None:
         reading = asyncio.ensure_future(readers.read_group([(str(huge), None), (str(small), None)]))
-        await asyncio.sleep(0.3)  # the process is hashing the gigabytes
-        [process] = multiprocessing.active_children()
-        os.kill(process.pid, signal.SIGKILL)
+        process = await _reading(huge)  # hashing the gigabytes
+        os.kill(process, signal.SIGKILL)
         with pytest.raises(ReaderCrashed) as crashed:
             await reading
         assert crashed.value.code == "reader_crashed" and crashed.value.transient
@@ -121,6 +134,27 @@ def test_a_reader_that_died_while_idle_is_replaced(
         time.sleep(0.05)
     [(parsed, error)] = asyncio.run(readers.read_group([(str(small), None)]))
     assert error is None and parsed is not None
+
+
+def test_closing_ends_reads_in_progress_and_queued_as_refused_not_crashed(
+    tmp_path: Path,
+) -> None:
+    """Stopping the service is not a crash: its jobs end ``worker_stopping``."""
+    huge = _huge_image(tmp_path / "huge.fits")
+    small = _samples(tmp_path)[0]
+
+    async def scenario() -> None:
+        readers = ReaderProcesses(1, LIMITS)
+        readers.start()
+        reading = asyncio.ensure_future(readers.read_group([(str(huge), None)]))
+        queued = [asyncio.ensure_future(readers.read_group([(str(small), None)])) for _ in "ab"]
+        await _reading(huge)
+        readers.close()
+        for read in (reading, *queued):
+            with pytest.raises(ReadingRefused):
+                await read
+
+    asyncio.run(scenario())
 
 
 def test_closed_readers_refuse_work(tmp_path: Path) -> None:
