@@ -182,29 +182,25 @@ class _Pooled:
 
     async def _call(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """``work(connection)`` in the connection's thread, after a pending BEGIN."""
-        begin = self.begin
-        if begin is None:
-            return await _in_thread(self.conn, partial(work, self.conn._conn))
-        delay = 0.005
-        while True:
+        begin, self.begin = self.begin, None
+        if begin is not None:
             try:
-                return await _in_thread(self.conn, partial(self._begun_then, work))
+                return await _in_thread(self.conn, partial(self._begun_then, begin, work))
             except _BeginRefused as refused:
-                # As _retry_while_busy: a refused BEGIN changed nothing.
-                if not _is_busy(refused.error) or time.monotonic() + delay > self.begin_deadline:
-                    self.begin = None
+                if not _is_busy(refused.error):
                     raise refused.error from None
-            await asyncio.sleep(delay * (0.5 + random.random()))
-            delay = min(delay * 2, MAX_BUSY_BACKOFF_SECONDS)
+            # Another process holds the write lock: BEGIN alone waits it out,
+            # as every BEGIN did before it travelled with a statement.
+            await _retry_while_busy(partial(self.run, begin), self.begin_deadline)
+        return await _in_thread(self.conn, partial(work, self.conn._conn))
 
-    def _begun_then(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        """In the connection's thread: the pending BEGIN, then ``work``."""
+    def _begun_then(self, begin: str, work: Callable[[sqlite3.Connection], T]) -> T:
+        """In the connection's thread: ``begin``, then ``work``."""
         raw = self.conn._conn  # aiosqlite's sqlite3 connection, used in its own thread
         try:
-            raw.execute(self.begin or "")
+            raw.execute(begin)
         except sqlite3.Error as error:
             raise _BeginRefused(error) from error
-        self.begin = None
         return work(raw)
 
     async def run(self, sql: str, args: Sequence[Any] = ()) -> int:
