@@ -65,9 +65,9 @@ class ReadingRefused(RuntimeError):
 
 def refused(error: RuntimeError) -> ReadingRefused:
     """``ReadingRefused`` for the executor's refusal ``error``."""
-    refused = ReadingRefused(str(error))
-    refused.__cause__ = error
-    return refused
+    refusal = ReadingRefused(str(error))
+    refusal.__cause__ = error
+    return refusal
 
 
 class _Group(Generic[T]):
@@ -82,7 +82,6 @@ class _Group(Generic[T]):
         self.counted = True  # toward max_running
         self.overdue: asyncio.TimerHandle | None = None
         self.elsewhere = False  # read by run_group
-        self.stuck = False  # elsewhere, and overdue
 
     def hand_back(self) -> list[Waiting[T]]:
         while True:
@@ -152,11 +151,12 @@ class ParseGroups(Generic[T]):
             group = _Group([waiting for waiting in taken if not waiting[2].done()])
             if not group.waiters:
                 continue
-            group.elsewhere = self._run_group is not None and not self._stuck_elsewhere
+            run_group = None if self._stuck_elsewhere else self._run_group
+            group.elsewhere = run_group is not None
             try:
                 work = (
-                    loop.create_task(_run_elsewhere(self._run_group, group))
-                    if group.elsewhere and self._run_group is not None
+                    loop.create_task(_run_elsewhere(run_group, group))
+                    if run_group is not None
                     else loop.run_in_executor(None, _read_all, self._read, group.unstarted)
                 )
             except RuntimeError as error:  # the executor is shut down
@@ -172,7 +172,6 @@ class ParseGroups(Generic[T]):
 
     def _overdue(self, loop: asyncio.AbstractEventLoop, group: _Group[T]) -> None:
         if group.elsewhere:
-            group.stuck = True
             self._stuck_elsewhere += 1
         group.counted = False
         self._running -= 1
@@ -190,10 +189,10 @@ class ParseGroups(Generic[T]):
     ) -> None:
         if group.overdue is not None:
             group.overdue.cancel()
-        if group.stuck:
-            self._stuck_elsewhere -= 1
         if group.counted:
             self._running -= 1
+        elif group.elsewhere:  # it was overdue: stuck until now
+            self._stuck_elsewhere -= 1
         if work.cancelled() or work.exception() is not None:
             # A BaseException (the interpreter shutting down) ends every read
             # the thread had; the files it handed back are read again.
