@@ -446,8 +446,9 @@ def _result(runs: list[dict[str, Any]], command: str, quick: bool) -> Result:
                 f"{r['latency_max_ms']} ms",
             ]
             for r in runs
+            if "steady_rate" in r
         ],
-        ["one run per mode (in the first repetition)"],
+        ["one run per mode (in the first repetition); none with --rate 0 or --seconds 0"],
     )
     return Result("e2e", "End to end", command, quick, [throughput, latency], data={"runs": runs})
 
@@ -458,8 +459,8 @@ def main() -> None:
     )
     parser.add_argument("--mode", choices=["embedded", "distributed", "both"], default="both")
     parser.add_argument("--files", type=int, default=2000)
-    parser.add_argument("--rate", type=float, default=50.0)
-    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--rate", type=float, default=50.0, help="latency run, files/s (0: none)")
+    parser.add_argument("--seconds", type=float, default=20.0, help="latency run, s (0: none)")
     parser.add_argument("--repetitions", type=int, default=3)
     args = parser.parse_args()
     modes = ["embedded", "distributed"] if args.mode == "both" else [args.mode]
@@ -469,12 +470,16 @@ def main() -> None:
 
     report(_result(runs, command.strip(), quick=False), RESULTS)
     for r in runs:
+        latency = (
+            f"; latency at {r['steady_rate']:g}/s: p50 {r['latency_p50_ms']} ms,"
+            f" p95 {r['latency_p95_ms']} ms"
+            if "steady_rate" in r
+            else ""
+        )
         print(
             f"{r['mode']:<12} fitsflow {_text(r['fitsflow_files_per_second'], ',.0f')} files/s"
             f" = {_text(r['fitsflow_to_empty'], '.0%')} of empty,"
-            f" {_text(r['fitsflow_to_straightforward'], '.2f', '×')} straightforward;"
-            f" latency at {r['steady_rate']:g}/s: p50 {r['latency_p50_ms']} ms,"
-            f" p95 {r['latency_p95_ms']} ms"
+            f" {_text(r['fitsflow_to_straightforward'], '.2f', '×')} straightforward{latency}"
         )
 
 

@@ -70,3 +70,20 @@ def test_redis_acks_drains_both_brokers() -> None:
     for kind in BROKERS.values():
         found = measure(kind, 300, 8)
         assert found["messages_per_second"] > 0 and found["client_us_per_message"] > 0
+
+
+def test_e2e_report_without_a_latency_run() -> None:
+    """``python -m bench.e2e --rate 0`` measures throughput only; its report
+    must not expect the latency run's figures."""
+    from bench.e2e import _result
+
+    spread = {"median": 1.0, "low": 1.0, "high": 1.0, "samples": [1.0]}
+    run = {
+        "mode": "embedded", "files": 10, "repetitions": 1, "processes": 1, "threads": 4,
+        "fitsflow_files_per_second": spread, "empty_messages_per_second": spread,
+        "straightforward_files_per_second": spread, "fitsflow_to_empty": spread,
+        "fitsflow_to_straightforward": spread,
+    }  # fmt: skip
+    throughput, latency = _result([run], "python -m bench.e2e --rate 0", quick=False).tables
+    assert len(throughput.rows) == 1
+    assert latency.rows == []
