@@ -32,7 +32,7 @@ from pipeline.cli.common import (
 from pipeline.db import open_database
 from pipeline.db.migrate import ensure_schema
 from pipeline.ingest.candidates import Candidate, NamePatterns, candidates
-from pipeline.ingest.oneshot import IngestSummary, ingest_candidates
+from pipeline.ingest.oneshot import DEFAULT_CONCURRENCY, IngestSummary, ingest_candidates
 from pipeline.ingest.service import IngestResult, IngestService
 from pipeline.settings import Settings
 
@@ -45,7 +45,12 @@ def ingest(
     database_url: DatabaseUrlOption = None,
     config: ConfigOption = None,
     json_output: JsonOption = False,
-    concurrency: Annotated[int, typer.Option(min=1, max=64, help="Files in flight at once.")] = 4,
+    concurrency: Annotated[
+        int,
+        typer.Option(
+            min=1, max=256, help="Files in flight at once (read, then recorded together)."
+        ),
+    ] = DEFAULT_CONCURRENCY,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Print every file, not only failures.")
     ] = False,

@@ -119,6 +119,10 @@ class IngestService:
         # Failures and retries too: a burst of bad files then holds one
         # connection, not one per worker thread.
         self._endings: GroupWriter[_Ending, None] = GroupWriter(db, self._end_many, self._end_one)
+        # fitsflow ingest's files in flight, each with its job, in shared transactions.
+        self._one_shots: GroupWriter[_OneShot, IngestResult] = GroupWriter(
+            db, self._record_many, self._record_one
+        )
 
     async def ingest_path(
         self,
@@ -146,11 +150,7 @@ class IngestService:
         new_job = NewJob(
             absolute, seen[0] if seen else None, seen[1] if seen else None, source, batch_id
         )
-
-        async def write(tx: Connection) -> IngestResult:
-            return await self._record_once(tx, new_job, parsed, failure)
-
-        return await self.db.run_in_transaction(write)
+        return await self._one_shots.submit(_OneShot(new_job, parsed, failure))
 
     def close(self) -> None:
         """Stop the reader processes, if any (a job still reading gets
@@ -376,14 +376,52 @@ class IngestService:
         async with self.db.transaction(write=False) as tx:
             return await products.find_unchanged(tx, path, size, mtime_ns)
 
-    async def _record_once(
-        self,
-        tx: Connection,
-        new_job: NewJob,
-        parsed: ParsedFile | None,
-        failure: FitsflowError | None,
-    ) -> IngestResult:
+    async def _record_many(self, tx: Connection, shots: Sequence[_OneShot]) -> list[IngestResult]:
+        """Record a group of ``fitsflow ingest``'s files: jobs, attempts,
+        products and HDUs in a few statements, as the queue's group writers do."""
         now = utc_now()
+        new_jobs = [shot.new_job for shot in shots]
+        if len({job.path for job in new_jobs}) < len(new_jobs) or (
+            len({(job.source, job.batch_id) for job in new_jobs}) > 1
+        ):
+            # insert_jobs matches ids back by path and gives all one source and batch.
+            return [await self._record_once(tx, shot, now) for shot in shots]
+        job_ids = await jobs.insert_jobs(tx, new_jobs, now)
+        claims = [(job_id, None) for job_id in job_ids]
+        attempts: list[int] = []
+        for attempt in await jobs.claim_jobs(tx, claims, self.worker, now, None):
+            assert attempt is not None  # the job was inserted a statement ago
+            attempts.append(attempt)
+        started = list(zip(job_ids, attempts, strict=True))
+        await jobs.insert_attempts(tx, started, self.worker, now)
+        read = [(i, shot.parsed) for i, shot in enumerate(shots) if shot.parsed is not None]
+        recorded = await record_products(tx, [parsed for _, parsed in read], now)
+        await jobs.mark_succeeded_many(
+            tx, [(job_ids[i], *done) for (i, _), done in zip(read, recorded, strict=True)], now
+        )
+        await jobs.finish_attempts_succeeded(tx, [started[i] for i, _ in read], now)
+        results: dict[int, IngestResult] = {}
+        for (i, parsed), (product_id, outcome) in zip(read, recorded, strict=True):
+            status = "unchanged" if outcome is Outcome.UNCHANGED else "succeeded"
+            path = shots[i].new_job.path
+            results[i] = IngestResult(
+                path, status, outcome, product_id, job_ids[i], len(parsed.hdus)
+            )
+        for i, shot in enumerate(shots):
+            if shot.failure is not None and shot.parsed is None:
+                job_id, attempt = started[i]
+                await jobs.mark_failed(tx, job_id, shot.failure, now)
+                await jobs.finish_attempt(tx, job_id, attempt, "failed", now, shot.failure)
+                results[i] = IngestResult(
+                    shot.new_job.path, "failed", job_id=job_id, error=shot.failure
+                )
+        return [results[i] for i in range(len(shots))]
+
+    async def _record_one(self, tx: Connection, shot: _OneShot) -> IngestResult:
+        return await self._record_once(tx, shot, utc_now())
+
+    async def _record_once(self, tx: Connection, shot: _OneShot, now: datetime) -> IngestResult:
+        new_job, parsed, failure = shot.new_job, shot.parsed, shot.failure
         job_id = await jobs.insert_job(tx, new_job, now)
         attempt = await jobs.start_attempt(tx, job_id, self.worker, now)
         assert attempt is not None  # the job was inserted a statement ago
@@ -399,6 +437,15 @@ class IngestService:
         return IngestResult(
             new_job.path, status, outcome, product_id, job_id, hdus=len(parsed.hdus)
         )
+
+
+@dataclass(frozen=True, slots=True)
+class _OneShot:
+    """A file of ``fitsflow ingest``, read: its job is recorded with its outcome."""
+
+    new_job: NewJob
+    parsed: ParsedFile | None
+    failure: FitsflowError | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,9 +16,10 @@ from pipeline.errors import IntegrityViolation, WorkerStopping
 from pipeline.ingest.groups import GroupWriter
 from pipeline.ingest.parse import parse_file
 from pipeline.ingest.recording import record_products
-from pipeline.ingest.service import IngestService, JobRun
+from pipeline.ingest.service import IngestResult, IngestService, JobRun
 from pipeline.models import Outcome
 from pipeline.outbox import Admission
+from pipeline.repositories import batches
 from pipeline.retrypolicy import RetryPolicy
 from pipeline.settings import ReaderSettings
 from pipeline.watcher.model import SeenFile
@@ -198,3 +199,83 @@ async def test_a_late_failure_never_overrides_a_finished_job(
     assert job["product_id"] == run.result.product_id
     attempts = await database.fetch_all("SELECT outcome FROM job_attempts")
     assert [row["outcome"] for row in attempts] == ["succeeded"]
+
+
+async def _poison_paths_named(database: Database, marker: str) -> None:
+    """Make the database itself refuse any job whose path contains ``marker``."""
+    if database.dialect == "sqlite":
+        await database.execute(
+            "CREATE TRIGGER poison BEFORE INSERT ON jobs"
+            f" WHEN NEW.path LIKE '%{marker}%' BEGIN SELECT RAISE(ABORT, 'poisoned path'); END"
+        )
+        return
+    await database.execute(
+        "CREATE FUNCTION poison() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+        f" IF NEW.path LIKE '%{marker}%' THEN RAISE EXCEPTION 'poisoned path'; END IF;"
+        " RETURN NEW; END $$"
+    )
+    await database.execute(
+        "CREATE TRIGGER poison BEFORE INSERT ON jobs FOR EACH ROW EXECUTE FUNCTION poison()"
+    )
+
+
+async def test_one_shot_ingests_share_transactions_and_keep_each_outcome(
+    database: Database, tmp_path: Path
+) -> None:
+    # fitsflow ingest's files in flight: good ones, two with the same bytes,
+    # and files that are not FITS, recorded together with a job each.
+    good = [write_fits(tmp_path / f"good-{i}.fits", i) for i in range(12)]
+    twin = tmp_path / "twin.fits"
+    shutil.copyfile(good[0], twin)
+    broken = [tmp_path / f"text-{i}.fits" for i in range(3)]
+    for path in broken:
+        path.write_text("not a FITS file\n" * 200)
+    async with database.transaction() as tx:
+        batch_id = await batches.create_batch(tx, "ingest", "test", utc_now())
+    service = IngestService(database, ReaderSettings())
+    paths = [*good, twin, *broken]
+    results = await asyncio.gather(
+        *(service.ingest_path(p, roots=[tmp_path], batch_id=batch_id) for p in paths)
+    )
+    assert [r.status for r in results] == ["succeeded"] * 13 + ["failed"] * 3
+    assert [r.outcome for r in results[:13]] == [Outcome.CREATED] * 12 + [Outcome.DUPLICATE]
+    assert results[12].product_id == results[0].product_id  # one content, one product
+    assert {r.error.code for r in results[13:] if r.error} == {"not_fits"}
+    assert service._one_shots.items == 16 and service._one_shots.groups < 16
+    rows = await database.fetch_all(
+        "SELECT j.id, j.path, j.state, j.error_code, j.batch_id, j.source, j.attempts,"
+        " j.product_id, a.outcome, a.worker FROM jobs j JOIN job_attempts a ON a.job_id = j.id"
+    )
+    by_path = {row["path"]: row for row in rows}
+    assert len(rows) == 16 and set(by_path) == {str(p) for p in paths}
+    for result in results:
+        row = by_path[result.path]
+        assert row["id"] == result.job_id and row["product_id"] == result.product_id
+        assert (row["batch_id"], row["source"], row["attempts"]) == (batch_id, "ingest", 1)
+        assert row["worker"] == service.worker
+        assert (row["state"], row["outcome"], row["error_code"]) == (
+            ("succeeded", "succeeded", None)
+            if result.status == "succeeded"
+            else ("failed", "failed", "not_fits")
+        )
+    assert await _count(database, "SELECT COUNT(*) FROM products") == 12
+    assert await _count(database, "SELECT COUNT(*) FROM hdus") == 12
+
+
+async def test_a_one_shot_file_the_database_refuses_fails_alone(
+    database: Database, tmp_path: Path
+) -> None:
+    await _poison_paths_named(database, "poison")
+    paths = [write_fits(tmp_path / f"{i}.fits", i) for i in range(8)]
+    paths.insert(3, write_fits(tmp_path / "poison.fits", 99))
+    service = IngestService(database, ReaderSettings())
+    results = await asyncio.gather(
+        *(service.ingest_path(p, roots=[tmp_path]) for p in paths), return_exceptions=True
+    )
+    refused = [r for r in results if isinstance(r, BaseException)]
+    assert len(refused) == 1 and "poisoned path" in str(refused[0])
+    assert results[3] is refused[0]
+    assert all(r.status == "succeeded" for r in results if isinstance(r, IngestResult))
+    assert service._one_shots.groups < len(paths)  # the group did form, then fell back
+    assert await _count(database, "SELECT COUNT(*) FROM products") == 8
+    assert await _count(database, "SELECT COUNT(*) FROM jobs WHERE path LIKE '%poison%'") == 0
