@@ -204,9 +204,10 @@ def _measure_rate(stack: ExitStack, url: str, args: argparse.Namespace) -> dict[
     """The open-loop load on the idle catalogue, then while ``fitsflow ingest`` runs."""
     found: dict[str, Any] = {"idle": _open_loop(args.base, args, "idle")}
     before = _products(url)
-    # More files than ingest can record during the load (~250 files/s here when
-    # idle), never seen before: a reused database already holds a fixed seed's.
-    files, seed = int(250 * (args.seconds + 15)), secrets.randbelow(2**31)
+    # More files than ingest can record during the load (~700-900 files/s
+    # here when idle since fitsflow ingest records its files in groups), never
+    # seen before: a reused database already holds a fixed seed's.
+    files, seed = int(1000 * (args.seconds + 15)), secrets.randbelow(2**31)
     ingest = _ingest_in_background(stack, url, files, seed=seed, priority=args.ingest_priority)
     deadline = time.monotonic() + 60
     while _products(url) == before and time.monotonic() < deadline and ingest.poll() is None:
