@@ -29,7 +29,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager, suppress
 from datetime import UTC, datetime
-from functools import partial
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any, TypeVar, cast
 from urllib.parse import unquote
@@ -99,11 +99,21 @@ def sqlite_path(url: str) -> Path:
 
 def _adapt(value: Any) -> Any:
     if isinstance(value, datetime):
-        # astimezone() reads a naive value as local time, as asyncpg does.
-        return value.astimezone(UTC).isoformat(timespec="microseconds")
+        return _utc_text(value)
     if isinstance(value, bool):
         return int(value)
     return value
+
+
+#: Values sqlite3 takes as they are: :func:`_prepare` skips :func:`_adapt` for them.
+_PLAIN_TYPES = frozenset({str, int, float, bytes, type(None)})
+
+
+@lru_cache(maxsize=256)
+def _utc_text(value: datetime) -> str:
+    # A group's rows share one time stamp: formatted once, not per row and column.
+    # astimezone() reads a naive value as local time, as asyncpg does.
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def _is_busy(error: sqlite3.Error) -> bool:
@@ -251,7 +261,9 @@ class _Pooled:
 
 def _prepare(sql: str, params: Params | None) -> tuple[str, tuple[Any, ...]]:
     compiled = compile_sql(sql, "sqlite")
-    return compiled.text, tuple(_adapt(value) for value in bind(compiled, params))
+    plain = _PLAIN_TYPES
+    values = bind(compiled, params)
+    return compiled.text, tuple([v if type(v) in plain else _adapt(v) for v in values])
 
 
 class SqliteConnection(Connection):

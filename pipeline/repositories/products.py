@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -49,6 +49,13 @@ class NewProduct:
     checksum_status: str
     fields: dict[str, Any]
     warnings: list[dict[str, Any]]
+    #: The row's values but its time stamps, computed once on construction:
+    #: where the file is read (a reader process or thread), not in the
+    #: writers' transactions on the event loop (the sky box alone is ~30 µs).
+    columns: dict[str, Any] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "columns", _product_columns(self))
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,8 +179,8 @@ async def current_states(conn: Connection, paths: Sequence[str]) -> dict[str, tu
     return found
 
 
-def _product_params(product: NewProduct, now: datetime) -> dict[str, Any]:
-    params: dict[str, Any] = {
+def _product_columns(product: NewProduct) -> dict[str, Any]:
+    columns: dict[str, Any] = {
         "sha256": product.sha256,
         "path": product.path,
         "size": product.size,
@@ -183,15 +190,18 @@ def _product_params(product: NewProduct, now: datetime) -> dict[str, Any]:
         "hdu_count": product.hdu_count,
         "checksum_status": product.checksum_status,
         "warnings": dumps(product.warnings),
-        "now": now,
     }
     for name in FIELD_COLUMNS:
         value = product.fields.get(name)
-        params[name] = dumps(value) if name in _JSON_FIELDS and value is not None else value
+        columns[name] = dumps(value) if name in _JSON_FIELDS and value is not None else value
     # The box cone searches prefilter on (pipeline.search.sky).
     fields = product.fields
-    params.update(sky_box_columns(fields.get("footprint"), fields.get("ra"), fields.get("dec")))
-    return params
+    columns.update(sky_box_columns(fields.get("footprint"), fields.get("ra"), fields.get("dec")))
+    return columns
+
+
+def _product_params(product: NewProduct, now: datetime) -> dict[str, Any]:
+    return {**product.columns, "now": now}
 
 
 async def insert_product(conn: Connection, product: NewProduct, now: datetime) -> int:

@@ -98,3 +98,21 @@ def test_bind_orders_parameters_and_names_a_missing_one() -> None:
 
 def test_bind_without_placeholders_needs_no_parameters() -> None:
     assert bind(compile_sql("SELECT 1", "sqlite"), None) == ()
+
+
+def test_sqlite_arguments_are_adapted_per_value_and_time_stamps_in_utc() -> None:
+    from datetime import UTC, datetime, timedelta, timezone
+
+    from pipeline.db.sqlite import _prepare
+
+    instant = datetime(2026, 11, 27, 12, 0, 0, 5, tzinfo=UTC)
+    elsewhere = instant.astimezone(timezone(timedelta(hours=-5)))
+    later = instant + timedelta(microseconds=1)
+    text, args = _prepare(
+        "INSERT INTO t VALUES (:a, :b, :c, :d, :e, :f, :g, :a)",
+        {"a": instant, "b": elsewhere, "c": later, "d": True, "e": None, "f": 1.5, "g": b"x"},
+    )
+    assert text == "INSERT INTO t VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+    stamp = "2026-11-27T12:00:00.000005+00:00"
+    assert args == (stamp, stamp, "2026-11-27T12:00:00.000006+00:00", 1, None, 1.5, b"x", stamp)
+    assert type(args[3]) is int  # a bool is stored as 0/1, as before
