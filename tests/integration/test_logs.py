@@ -88,7 +88,11 @@ def test_a_jobs_lines_are_json_and_carry_job_id_and_path(tmp_path: Path) -> None
     root = tmp_path / "inbox"
     root.mkdir()
     port = free_port()
-    env = fitsflow_env(f"sqlite:///{tmp_path / 'fitsflow.db'}", **RETRY_FAST)
+    # The cut file must be read first while it may still be being written, so
+    # that it is retried: a grace of a few seconds, as the first reads can
+    # wait ~2 s for the reader process to start on a loaded machine.
+    grace = {"FITSFLOW_WORKER_INCOMPLETE_GRACE_SECONDS": "6"}
+    env = fitsflow_env(f"sqlite:///{tmp_path / 'fitsflow.db'}", **{**RETRY_FAST, **grace})
     log = tmp_path / "run.log"
     run = FitsflowProcess(["run", "--watch", str(root), "--port", str(port)], env, log).start()
     try:
