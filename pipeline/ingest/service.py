@@ -36,7 +36,7 @@ from pipeline.ingest.groups import GroupWriter
 from pipeline.ingest.parse import ParsedFile, parse_file
 from pipeline.ingest.parsing import ParseGroups, ReadingRefused
 from pipeline.ingest.reader_processes import ReaderProcesses
-from pipeline.ingest.recording import record_product, record_products
+from pipeline.ingest.recording import record_products
 from pipeline.models import Job, Outcome
 from pipeline.quarantine import move_to_quarantine, quarantine_target
 from pipeline.repositories import jobs, products
@@ -275,19 +275,29 @@ class IngestService:
 
     async def _succeed_many(self, tx: Connection, done: Sequence[_Done]) -> list[IngestResult]:
         """Record a group of successes: products, HDUs, jobs and attempts in bulk."""
-        now = utc_now()
-        recorded = await record_products(tx, [item.parsed for item in done], now)
-        pairs = list(zip(done, recorded, strict=True))
-        await jobs.mark_succeeded_many(
-            tx, [(item.job.id, product_id, outcome) for item, (product_id, outcome) in pairs], now
-        )
-        await jobs.finish_attempts_succeeded(tx, [(i.job.id, i.attempt) for i in done], now)
+        read = [((item.job.id, item.attempt), item.parsed) for item in done]
+        recorded = await self._record_successes(tx, read, utc_now())
         return [
             IngestResult(
                 item.job.path, "succeeded", outcome, product_id, item.job.id, len(item.parsed.hdus)
             )
-            for item, (product_id, outcome) in pairs
+            for item, (product_id, outcome) in zip(done, recorded, strict=True)
         ]
+
+    @staticmethod
+    async def _record_successes(
+        tx: Connection, read: Sequence[tuple[tuple[int, int], ParsedFile]], now: datetime
+    ) -> list[tuple[int, Outcome]]:
+        """Record each ``((job_id, attempt), parsed)``'s product and HDUs in
+        bulk, and close its job and attempt as succeeded: products and outcomes."""
+        recorded = await record_products(tx, [parsed for _, parsed in read], now)
+        succeeded = [
+            (job_id, product_id, outcome)
+            for ((job_id, _), _), (product_id, outcome) in zip(read, recorded, strict=True)
+        ]
+        await jobs.mark_succeeded_many(tx, succeeded, now)
+        await jobs.finish_attempts_succeeded(tx, [started for started, _ in read], now)
+        return recorded
 
     async def _succeed_one(self, tx: Connection, item: _Done) -> IngestResult:
         [result] = await self._succeed_many(tx, [item])
@@ -377,66 +387,45 @@ class IngestService:
             return await products.find_unchanged(tx, path, size, mtime_ns)
 
     async def _record_many(self, tx: Connection, shots: Sequence[_OneShot]) -> list[IngestResult]:
-        """Record a group of ``fitsflow ingest``'s files: jobs, attempts,
-        products and HDUs in a few statements, as the queue's group writers do."""
-        now = utc_now()
+        """Record a group of ``fitsflow ingest``'s files, each with its job and
+        attempt, in a few statements as the queue's group writers do."""
         new_jobs = [shot.new_job for shot in shots]
         if len({job.path for job in new_jobs}) < len(new_jobs) or (
             len({(job.source, job.batch_id) for job in new_jobs}) > 1
         ):
             # insert_jobs matches ids back by path and gives all one source and batch.
-            return [await self._record_once(tx, shot, now) for shot in shots]
+            return [result for shot in shots for result in await self._record_many(tx, [shot])]
+        now = utc_now()
         job_ids = await jobs.insert_jobs(tx, new_jobs, now)
-        claims = [(job_id, None) for job_id in job_ids]
         attempts: list[int] = []
-        for attempt in await jobs.claim_jobs(tx, claims, self.worker, now, None):
+        for attempt in await jobs.claim_jobs(
+            tx, [(i, None) for i in job_ids], self.worker, now, None
+        ):
             assert attempt is not None  # the job was inserted a statement ago
             attempts.append(attempt)
         started = list(zip(job_ids, attempts, strict=True))
         await jobs.insert_attempts(tx, started, self.worker, now)
         read = [(i, shot.parsed) for i, shot in enumerate(shots) if shot.parsed is not None]
-        recorded = await record_products(tx, [parsed for _, parsed in read], now)
-        await jobs.mark_succeeded_many(
-            tx, [(job_ids[i], *done) for (i, _), done in zip(read, recorded, strict=True)], now
-        )
-        await jobs.finish_attempts_succeeded(tx, [started[i] for i, _ in read], now)
+        recorded = await self._record_successes(tx, [(started[i], p) for i, p in read], now)
         results: dict[int, IngestResult] = {}
         for (i, parsed), (product_id, outcome) in zip(read, recorded, strict=True):
             status = "unchanged" if outcome is Outcome.UNCHANGED else "succeeded"
-            path = shots[i].new_job.path
+            path = new_jobs[i].path
             results[i] = IngestResult(
                 path, status, outcome, product_id, job_ids[i], len(parsed.hdus)
             )
         for i, shot in enumerate(shots):
-            if shot.failure is not None and shot.parsed is None:
-                job_id, attempt = started[i]
-                await jobs.mark_failed(tx, job_id, shot.failure, now)
-                await jobs.finish_attempt(tx, job_id, attempt, "failed", now, shot.failure)
+            if shot.parsed is None:
+                assert shot.failure is not None
+                await self._end(tx, _Ending(*started[i], shot.failure), now)
                 results[i] = IngestResult(
-                    shot.new_job.path, "failed", job_id=job_id, error=shot.failure
+                    new_jobs[i].path, "failed", job_id=job_ids[i], error=shot.failure
                 )
         return [results[i] for i in range(len(shots))]
 
     async def _record_one(self, tx: Connection, shot: _OneShot) -> IngestResult:
-        return await self._record_once(tx, shot, utc_now())
-
-    async def _record_once(self, tx: Connection, shot: _OneShot, now: datetime) -> IngestResult:
-        new_job, parsed, failure = shot.new_job, shot.parsed, shot.failure
-        job_id = await jobs.insert_job(tx, new_job, now)
-        attempt = await jobs.start_attempt(tx, job_id, self.worker, now)
-        assert attempt is not None  # the job was inserted a statement ago
-        if parsed is None:
-            assert failure is not None
-            await jobs.mark_failed(tx, job_id, failure, now)
-            await jobs.finish_attempt(tx, job_id, attempt, "failed", now, failure)
-            return IngestResult(new_job.path, "failed", job_id=job_id, error=failure)
-        product_id, outcome = await record_product(tx, parsed, now)
-        await jobs.mark_succeeded(tx, job_id, product_id, outcome, now)
-        await jobs.finish_attempt(tx, job_id, attempt, "succeeded", now)
-        status = "unchanged" if outcome is Outcome.UNCHANGED else "succeeded"
-        return IngestResult(
-            new_job.path, status, outcome, product_id, job_id, hdus=len(parsed.hdus)
-        )
+        [result] = await self._record_many(tx, [shot])
+        return result
 
 
 @dataclass(frozen=True, slots=True)
