@@ -279,3 +279,23 @@ async def test_a_one_shot_file_the_database_refuses_fails_alone(
     assert service._one_shots.groups < len(paths)  # the group did form, then fell back
     assert await _count(database, "SELECT COUNT(*) FROM products") == 8
     assert await _count(database, "SELECT COUNT(*) FROM jobs WHERE path LIKE '%poison%'") == 0
+
+
+async def test_one_shot_ingests_of_the_same_path_in_one_group_each_get_a_job(
+    database: Database, tmp_path: Path
+) -> None:
+    # `fitsflow ingest d d/a.fits` names a file twice: jobs are matched back by
+    # path in a group, so such a group is recorded file by file, in order.
+    path = write_fits(tmp_path / "a.fits", 1)
+    others = [write_fits(tmp_path / f"{i}.fits", 10 + i) for i in range(4)]
+    service = IngestService(database, ReaderSettings())
+    results = await asyncio.gather(
+        *(service.ingest_path(p, roots=[tmp_path]) for p in [path, *others, path])
+    )
+    assert [r.status for r in results] == ["succeeded"] * 5 + ["unchanged"]
+    assert results[0].outcome is Outcome.CREATED and results[5].outcome is Outcome.UNCHANGED
+    assert results[0].product_id == results[5].product_id
+    assert len({r.job_id for r in results}) == 6
+    assert service._one_shots.groups < 6
+    assert await _count(database, "SELECT COUNT(*) FROM products") == 5
+    assert await _count(database, "SELECT COUNT(*) FROM jobs WHERE state = 'succeeded'") == 6
