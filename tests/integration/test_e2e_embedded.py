@@ -8,7 +8,6 @@ among them — and every complete file becomes exactly one product.
 from __future__ import annotations
 
 import shutil
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from tests.support.processes import (
     FitsflowProcess,
     catalogue_facts,
     fitsflow_env,
+    processes_gone,
     wait_for_catalogue,
 )
 from tests.support.servers import free_port
@@ -113,15 +113,6 @@ def test_killed_and_restarted_loses_nothing_and_duplicates_nothing(tmp_path: Pat
     assert during["products"] <= 400
 
 
-def _gone(pid: int) -> bool:
-    """Exited (a zombie nobody reaps counts: it runs nothing)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return True
-    return state == "Z"
-
-
 def test_ctrl_c_stops_the_process_and_its_reader_processes_cleanly(tmp_path: Path) -> None:
     """The terminal sends SIGINT to the whole group: the reader processes too.
     They must not die with a traceback mid-read; the parent stops them."""
@@ -138,8 +129,5 @@ def test_ctrl_c_stops_the_process_and_its_reader_processes_cleanly(tmp_path: Pat
     assert run.interrupt() == 0
     log = (tmp_path / "run.log").read_text()
     assert "Traceback" not in log and "KeyboardInterrupt" not in log
-    deadline = time.monotonic() + 10
-    while not all(_gone(pid) for pid in readers) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert all(_gone(pid) for pid in readers)
+    assert processes_gone(readers)
     assert catalogue_facts(database_url)["states"]["succeeded"] == 40

@@ -61,6 +61,26 @@ def fitsflow_env(database_url: str, broker_url: str | None = None, **extra: str)
     return env
 
 
+def processes_gone(pids: list[int], seconds: float = 10.0) -> bool:
+    """Whether every one of ``pids`` has exited within ``seconds`` (a zombie
+    nobody reaps counts as exited: it runs nothing)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        if all(_exited(pid) for pid in pids):
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+
+
+def _exited(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return True
+    return state == "Z"
+
+
 class FitsflowProcess:
     """One ``fitsflow`` command in its own process group, logging to a file."""
 
