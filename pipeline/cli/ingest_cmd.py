@@ -81,28 +81,32 @@ async def _run(
     concurrency: int,
     verbose: bool,
 ) -> IngestSummary:
-    database = open_database(settings.database)
-    await database.connect()
-    service = IngestService(
-        database, settings.reader, reader_processes=settings.reader.reader_processes(embedded=False)
-    )
-    try:
-        description = "fitsflow ingest " + " ".join(str(p) for p in paths)
-        with _ProgressBar(len(found), enabled=sys.stderr.isatty()) as advance:
+    async with open_database(settings.database) as database:
+        service = IngestService(
+            database,
+            settings.reader,
+            reader_processes=settings.reader.reader_processes(embedded=False),
+        )
+        try:
+            description = "fitsflow ingest " + " ".join(str(p) for p in paths)
+            with _ProgressBar(len(found), enabled=sys.stderr.isatty()) as advance:
 
-            def report(result: IngestResult) -> None:
-                advance()
-                if json_output:
-                    print_json(result.to_dict())
-                elif verbose or result.status == "failed":
-                    _print_result(result)
+                def report(result: IngestResult) -> None:
+                    advance()
+                    if json_output:
+                        print_json(result.to_dict())
+                    elif verbose or result.status == "failed":
+                        _print_result(result)
 
-            return await ingest_candidates(
-                service, found, description=description, concurrency=concurrency, on_result=report
-            )
-    finally:
-        service.close()
-        await database.close()
+                return await ingest_candidates(
+                    service,
+                    found,
+                    description=description,
+                    concurrency=concurrency,
+                    on_result=report,
+                )
+        finally:
+            service.close()
 
 
 class _ProgressBar:
