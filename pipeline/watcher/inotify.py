@@ -13,17 +13,99 @@ The emitter is watchdog's "full events" emitter, so a file renamed into a
 root from outside it arrives as a ``FileMovedEvent`` (not as a creation) and
 is admitted at once; and it asks the kernel for no ``IN_DELETE`` — see
 :meth:`QuietDeleteEmitter.get_event_mask_from_filter`.
+
+Its watch groups pair a rename's two halves through
+:class:`IndexedMoveEventGrouper`: watchdog's own grouper finds a waiting
+``IN_MOVED_FROM`` by scanning every event queued behind the emitter, twice per
+``IN_MOVED_TO``, so a burst of files renamed into a root — the way ``rsync``
+and many acquisition programs deliver — costs time quadratic in the backlog.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from watchdog.observers.api import DEFAULT_OBSERVER_TIMEOUT, BaseObserver
-from watchdog.observers.inotify import InotifyFullEmitter
+from watchdog.observers.inotify import InotifyFullEmitter, InotifyWatchGroup
 from watchdog.observers.inotify_c import InotifyConstants, InotifyEvent, InotifyFD, Mask
+from watchdog.observers.inotify_move_event_grouper import (
+    GroupedInotifyEvent,
+    InotifyMoveEventGrouper,
+    PathedInotifyEvent,
+)
 
-__all__ = ["OverflowReportingInotifyFD", "OverflowReportingObserver", "QuietDeleteEmitter"]
+__all__ = [
+    "IndexedMoveEventGrouper",
+    "OverflowReportingInotifyFD",
+    "OverflowReportingObserver",
+    "QuietDeleteEmitter",
+]
+
+
+class IndexedMoveEventGrouper(InotifyMoveEventGrouper):
+    """watchdog's move-event grouper with its waiting ``IN_MOVED_FROM`` events
+    indexed by cookie.
+
+    The events, their order, the 0.5 s a lone ``IN_MOVED_FROM`` waits for its
+    ``IN_MOVED_TO`` and the pairs are watchdog's; only the look-ups differ.
+    watchdog scans its whole queue for the cookie, twice per ``IN_MOVED_TO``
+    — on every file renamed in from outside the root too, which has no
+    ``IN_MOVED_FROM`` to find — so when a burst of renames backs the queue up
+    behind a busy emitter thread, each event costs time in proportion to the
+    backlog: 10,000 files renamed into a root took 3–5 s of CPU in some runs
+    instead of ~1 s (docs/benchmarks.md). Here a look-up is one dict access,
+    and only a real pair searches the queue (to take its first half out).
+
+    Thread safety as watchdog's: :meth:`put_event` runs on the inotify reader
+    thread (under its watch group's lock), :meth:`read_event` on the emitter's;
+    the index is a dict whose single operations the interpreter makes atomic.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._moved_from: dict[int, PathedInotifyEvent] = {}
+
+    def put_event(self, event: PathedInotifyEvent) -> None:
+        """Queue ``event``; an ``IN_MOVED_TO`` goes with its waiting ``IN_MOVED_FROM``."""
+        if event.ev.is_moved_from:
+            self._moved_from[event.ev.cookie] = event
+            self._queue.put(event, delay=True)
+            return
+        if event.ev.is_moved_to:
+            source = self._moved_from.pop(event.ev.cookie, None)
+            # None from remove(): the emitter took the source out meanwhile, as
+            # a move out of the tree — then this half goes alone, as in watchdog.
+            if source is not None and self._queue.remove(lambda e: e is source) is not None:
+                self._queue.put((source, event))
+                return
+        self._queue.put(event)
+
+    def read_event(self) -> GroupedInotifyEvent | None:
+        """The next event (or pair) from watchdog's queue, dropped from the index."""
+        event = super().read_event()
+        if isinstance(event, PathedInotifyEvent) and event.ev.is_moved_from:
+            self._moved_from.pop(event.ev.cookie, None)  # a cookie names one rename
+        return event
+
+    def get_queued_moved_from_event(self, cookie: int) -> PathedInotifyEvent | None:
+        """The waiting ``IN_MOVED_FROM`` with ``cookie``, left in place."""
+        return self._moved_from.get(cookie)
+
+    def discard_pending_events(self) -> None:
+        """Drop every waiting event (after an overflow), the index with them."""
+        super().discard_pending_events()
+        self._moved_from.clear()
+
+
+@dataclass
+class _IndexedWatchGroup(InotifyWatchGroup):
+    """watchdog's watch group, pairing moves with :class:`IndexedMoveEventGrouper`."""
+
+    _move_event_grouper: InotifyMoveEventGrouper = field(
+        default_factory=IndexedMoveEventGrouper, init=False
+    )
 
 
 class OverflowReportingInotifyFD(InotifyFD):
@@ -41,7 +123,18 @@ class OverflowReportingInotifyFD(InotifyFD):
 
 
 class QuietDeleteEmitter(InotifyFullEmitter):
-    """Full-events inotify emitter that does not subscribe to ``IN_DELETE``."""
+    """Full-events inotify emitter that does not subscribe to ``IN_DELETE``
+    and pairs moves through :class:`IndexedMoveEventGrouper`."""
+
+    def on_thread_start(self) -> None:
+        """watchdog's start, with the indexed move grouper in the watch group."""
+        self._inotify = _IndexedWatchGroup(
+            self._inotify_fd,
+            os.fsencode(self.watch.path),
+            is_recursive=self.watch.is_recursive,
+            event_mask=self.get_event_mask_from_filter(),
+            follow_symlink=self.watch.follow_symlink,
+        )
 
     def get_event_mask_from_filter(self) -> Mask:
         """watchdog's mask for the filter, without ``IN_DELETE``.

@@ -23,7 +23,7 @@ import structlog
 from pipeline.errors import DatabaseUnavailable, FitsflowError, ValidationError
 from pipeline.settings import FilesSettings, WatchSettings
 from pipeline.watcher import SeenFile, Watcher
-from pipeline.watcher.inotify import OverflowReportingObserver
+from pipeline.watcher.inotify import IndexedMoveEventGrouper, OverflowReportingObserver
 
 DEADLINE = 20.0
 BLOCK = b"SIMPLE  =                    T" + b" " * 2850  # one 2880-byte FITS-sized block
@@ -185,6 +185,45 @@ def test_write_then_rename_is_admitted_once_as_moved_in(
     assert recorder.reasons(final) == ["moved_in"]
     assert recorder.reasons(brought) == ["moved_in"]
     assert recorder.paths() == {str(final), str(brought)}
+
+
+def test_renames_into_and_within_the_root_go_through_the_indexed_grouper(
+    root: Path, tmp_path: Path, run_watcher: RunWatcher
+) -> None:
+    """A burst renamed in from outside, then their directory renamed within
+    the root: every file admitted as moved in, under each name, and a file
+    written later in the renamed directory found there as closed (its watch
+    moved with it — the IN_MOVED_FROM the grouper looked up by cookie)."""
+    watcher, recorder = run_watcher(settle_seconds=0.5)
+    assert watcher.wait_idle(DEADLINE)
+    observer = watcher.observer
+    groupers = {
+        type(emitter._inotify._move_event_grouper)  # type: ignore[attr-defined]
+        for emitter in observer.emitters
+    }
+    assert groupers == {IndexedMoveEventGrouper}
+    before = root / "tonight"
+    before.mkdir()
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    count = 2_000
+    for index in range(count):
+        write(staging / f"r{index:04d}.fits", b"z" * 10)
+    for index in range(count):
+        os.rename(staging / f"r{index:04d}.fits", before / f"r{index:04d}.fits")
+    assert eventually(lambda: recorder.count() >= count)
+    after = root / "2026-11-27"
+    before.rename(after)
+    renamed_in = {str(before / f"r{index:04d}.fits") for index in range(count)}
+    moved = {str(after / f"r{index:04d}.fits") for index in range(count)}
+    assert eventually(lambda: recorder.paths() == renamed_in | moved)
+    late = write(after / "late.fits")
+    assert eventually(lambda: recorder.has(late))
+    watcher.request_rescan("test")
+    assert watcher.wait_idle(DEADLINE)
+    assert recorder.paths() == renamed_in | moved | {late}
+    assert all(recorder.reasons(path) == ["moved_in"] for path in renamed_in | moved)
+    assert recorder.reasons(late) == ["closed"]
 
 
 def test_files_present_before_start_are_found_by_the_startup_scan(
