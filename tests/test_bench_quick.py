@@ -82,7 +82,8 @@ def test_e2e_report_without_a_latency_run() -> None:
         "mode": "embedded", "files": 10, "repetitions": 1, "processes": 1, "threads": 4,
         "fitsflow_files_per_second": spread, "empty_messages_per_second": spread,
         "straightforward_files_per_second": spread, "fitsflow_to_empty": spread,
-        "fitsflow_to_straightforward": spread,
+        "fitsflow_to_straightforward": spread, "fitsflow_written_files_per_second": spread,
+        "fitsflow_written_to_straightforward": spread,
     }  # fmt: skip
     throughput, latency = _result([run], "python -m bench.e2e --rate 0", quick=False).tables
     assert len(throughput.rows) == 1
