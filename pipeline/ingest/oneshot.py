@@ -3,13 +3,17 @@
 Several files are in flight at once so that reading (worker threads) overlaps
 with committing, and the files read meanwhile are recorded together in one
 transaction (the service's group writer; a group that fails is written again
-file by file, so one bad file fails only itself). Results are reported in
-completion order.
+file by file, so one bad file fails only itself). A file whose record the
+database refuses for good (a constraint, a trigger: a permanent error) is
+reported failed with that error's code — nothing of it recorded — and the run
+goes on; a transient one (the database gone past its retries) ends the run.
+Results are reported in completion order.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -17,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline.clock import utc_now
+from pipeline.errors import PermanentError
 from pipeline.ingest.candidates import Candidate
 from pipeline.ingest.service import IngestResult, IngestService
 from pipeline.repositories import batches
@@ -51,10 +56,18 @@ class IngestSummary:
     def all_accounted(self) -> bool:
         """Every file was recorded or refused with a reason of its input.
 
-        ``internal_error`` and transient database/file conditions mean a file
-        was not honestly judged: the run should not report success.
+        ``internal_error``, a record the database refused and transient
+        database/file conditions mean a file was not honestly judged: the run
+        should not report success.
         """
-        unexplained = {"internal_error", "database_unavailable", "database_busy", "pool_exhausted"}
+        unexplained = {
+            "internal_error",
+            "database_error",
+            "integrity_violation",
+            "database_unavailable",
+            "database_busy",
+            "pool_exhausted",
+        }
         return not any(code in unexplained for code in self.error_codes)
 
     def to_dict(self) -> dict[str, Any]:
@@ -89,9 +102,12 @@ async def ingest_candidates(
     async def drain() -> None:
         nonlocal jobs_created
         for candidate in pending:
-            result = await service.ingest_path(
-                candidate.path, roots=candidate.roots, batch_id=summary.batch_id
-            )
+            try:
+                result = await service.ingest_path(
+                    candidate.path, roots=candidate.roots, batch_id=summary.batch_id
+                )
+            except PermanentError as error:  # its record refused; the other files go on
+                result = IngestResult(os.path.abspath(candidate.path), "failed", error=error)
             summary.statuses[result.status] += 1
             if result.error is not None:
                 summary.error_codes[result.error.code] += 1

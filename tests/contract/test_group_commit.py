@@ -13,7 +13,9 @@ import pytest
 from pipeline.clock import utc_now
 from pipeline.db import Connection, Database
 from pipeline.errors import IntegrityViolation, WorkerStopping
+from pipeline.ingest.candidates import Candidate
 from pipeline.ingest.groups import GroupWriter
+from pipeline.ingest.oneshot import ingest_candidates
 from pipeline.ingest.parse import parse_file
 from pipeline.ingest.recording import record_products
 from pipeline.ingest.service import IngestResult, IngestService, JobRun
@@ -279,6 +281,40 @@ async def test_a_one_shot_file_the_database_refuses_fails_alone(
     assert service._one_shots.groups < len(paths)  # the group did form, then fell back
     assert await _count(database, "SELECT COUNT(*) FROM products") == 8
     assert await _count(database, "SELECT COUNT(*) FROM jobs WHERE path LIKE '%poison%'") == 0
+
+
+async def test_fitsflow_ingest_reports_a_refused_file_and_goes_on(
+    database: Database, tmp_path: Path
+) -> None:
+    # The run (ingest_candidates) around the same refusal: the file fails with
+    # the database's code, the others are recorded, the batch is closed — and
+    # the run does not claim every file was honestly judged.
+    await _poison_paths_named(database, "poison")
+    paths = [write_fits(tmp_path / f"{i}.fits", i) for i in range(8)]
+    poisoned = write_fits(tmp_path / "poison.fits", 99)
+    paths.insert(3, poisoned)
+    heard: list[IngestResult] = []
+    summary = await ingest_candidates(
+        IngestService(database, ReaderSettings()),
+        [Candidate(str(p), (tmp_path,)) for p in paths],
+        description="test",
+        concurrency=4,
+        on_result=heard.append,
+    )
+    assert summary.statuses == {"succeeded": 8, "failed": 1}
+    [refused] = [r for r in heard if r.status == "failed"]
+    assert refused.path == str(poisoned) and refused.job_id is None
+    assert refused.error is not None
+    assert refused.error.code in {"database_error", "integrity_violation"}
+    assert "poisoned path" in str(refused.error)
+    assert dict(summary.error_codes) == {refused.error.code: 1}
+    assert not summary.all_accounted  # fitsflow ingest exits 1
+    async with database.transaction(write=False) as tx:
+        assert summary.batch_id is not None
+        batch = await batches.get_batch(tx, summary.batch_id)
+    assert batch is not None and batch.closed and batch.finished_at is not None
+    assert batch.total == 8
+    assert await _count(database, "SELECT COUNT(*) FROM products") == 8
 
 
 async def test_one_shot_ingests_of_the_same_path_in_one_group_each_get_a_job(
