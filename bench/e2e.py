@@ -197,7 +197,7 @@ def _drop(root: Path, files: list[bytes], rate: float | None, prefix: str) -> di
 #: files are written before they are timed; the headline figure. ``written``:
 #: written into the root while the clock runs, the writer's own work on the
 #: same cores (on some machines creating an inode costs ~0.7 ms of kernel time,
-#: see docs/benchmarks.md) and the watcher's three events a file included.
+#: see docs/benchmarks.md) and the watcher's two events a file (created, closed) included.
 DELIVERIES = ("renamed", "written")
 
 
@@ -496,7 +496,7 @@ def _result(runs: list[dict[str, Any]], command: str, quick: bool) -> Result:
             "(watcher, outbox, queue, ingest actor); the files — the baselines' bytes — written "
             "beside the root before the clock starts, as the baselines' are",
             "written in place: as many new files written into the root while the clock runs "
-            "(the writer's CPU on the same cores; the watcher sees three events a file, not "
+            "(the writer's CPU on the same cores; the watcher hears two events a file, not "
             "one); the two bursts go one after the other on the same processes, their order "
             "alternating",
             "baselines (bench/baseline_actors.py), same broker and worker settings: one message "
