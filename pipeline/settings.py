@@ -186,14 +186,21 @@ class WorkerSettings(BaseModel):
     #: without more connections (every write goes through a group writer).
     #: Measured on 2 cores, 2 processes beside the watcher and PostgreSQL
     #: (2,000 single images, medians of 3): 16 threads ~500 files/s, 32 ~480,
-    #: 48 ~600, 64 ~720, 96 ~590.
-    threads: int = Field(default=64, ge=1)
+    #: 48 ~600, 64 ~720, 96 ~590. Later, the sends batched and Redis's acks
+    #: too (4,000-image bursts, 7 alternating pairs): 64 threads 526-882
+    #: files/s, 128 649-1,030 — every pair higher, with less worker CPU a
+    #: file (bigger groups); 192 and 256 no better than 128.
+    threads: int = Field(default=128, ge=1)
     #: Worker threads of ``fitsflow run`` (the embedded mode), where one
     #: SQLite writer takes every transaction in turn: the more jobs in flight,
     #: the bigger each group and the fewer transactions per file. Measured on
-    #: 2 cores (6,000 single images): 16 threads ~480 files/s, 64 ~730, 128
-    #: ~780-880, 192 ~760 (more threads then mostly contend for the GIL).
-    embedded_threads: int = Field(default=128, ge=1)
+    #: 2 cores (6,000 single images, reading in threads): 16 threads ~480
+    #: files/s, 64 ~730, 128 ~780-880, 192 ~760. With a reader process taking
+    #: the reads off the interpreter (4,000-image bursts, 6 alternating
+    #: pairs): 128 threads 927-1,078 files/s, 256 1,108-1,355 — every pair
+    #: higher, with less CPU a file (bigger groups); 384 1,198-1,286, 512
+    #: ~1,030.
+    embedded_threads: int = Field(default=256, ge=1)
     #: Longest one message may run (seconds); the reader's own limit is tighter.
     time_limit_seconds: float = Field(default=300.0, gt=0)
     #: Transient errors are retried with exponential backoff and jitter ...
