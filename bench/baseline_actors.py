@@ -19,7 +19,7 @@ the StubBroker that fitsflow's embedded mode uses. The environment chooses:
 ``BENCH_BASELINE_DATABASE``.
 
 Workers, distributed: ``dramatiq bench.baseline_actors --processes 2
---threads 64 --queues <queue>-empty``. Sending and timing, in another
+--threads 128 --queues <queue>-empty``. Sending and timing, in another
 process: ``python -m bench.baseline_actors empty --paths FILE``; with
 ``--embedded`` it also runs the worker threads itself, like ``fitsflow run``.
 It sends one message per path as fast as it can, one ``send`` at a time, then
