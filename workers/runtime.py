@@ -41,6 +41,7 @@ from workers.logcontext import JobLogContext
 from workers.loopthread import FastLoopAsyncIO
 from workers.metrics import WorkerMetrics
 from workers.sharedloop import SharedLoop
+from workers.termination import RepeatedTermination
 
 __all__ = ["ACTOR_NAME", "GaveUp", "WorkerRuntime", "current", "delivery_ref", "install"]
 
@@ -134,6 +135,7 @@ class WorkerRuntime:
             *operator_middleware(self),  # before _CloseDatabase: the last beat needs it
             _CloseDatabase(self),
             WorkerMetrics(self.settings.metrics),
+            RepeatedTermination(),  # worker processes only: Dramatiq's CLI emits process_boot
         ]
 
     async def service(self) -> IngestService:
