@@ -33,15 +33,13 @@ import dramatiq
 import structlog
 from dramatiq.middleware import Middleware
 
-__all__ = ["DUPLICATE_WINDOW_SECONDS", "KILLED_EXIT_CODE", "RepeatedTermination"]
+__all__ = ["DUPLICATE_WINDOW_SECONDS", "RepeatedTermination"]
 
 log = structlog.get_logger(__name__)
 
 #: A SIGTERM this soon after the first is a copy of it (the group's and the
 #: parent's forward arrive within milliseconds of each other).
 DUPLICATE_WINDOW_SECONDS: Final = 5.0
-#: Dramatiq's own code for a worker process killed by a second signal.
-KILLED_EXIT_CODE: Final = 3
 
 
 class RepeatedTermination(Middleware):
@@ -63,7 +61,10 @@ class RepeatedTermination(Middleware):
             elif now - first < DUPLICATE_WINDOW_SECONDS:
                 log.info("SIGTERM again while stopping: the same request, ignored")
             else:
+                # Loaded already in a worker process, which Dramatiq's CLI runs.
+                from dramatiq.cli import RET_KILLED
+
                 log.warning("SIGTERM again while stopping: exiting now")
-                os._exit(KILLED_EXIT_CODE)
+                os._exit(RET_KILLED)  # Dramatiq's own code for a killed worker process
 
         signal.signal(signal.SIGTERM, handler)
