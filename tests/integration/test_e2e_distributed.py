@@ -173,9 +173,9 @@ def test_sigterm_to_the_workers_process_group_stops_each_process_once(
             assert len(children) == 1
             os.killpg(worker.pid, signal.SIGTERM)
             # Whether the parent's copy lands before or after the first was
-            # handled is a matter of microseconds; one more, surely after,
-            # makes the case that hung deterministic.
-            time.sleep(0.3)
+            # handled is a matter of microseconds; one more once the first has
+            # been (Dramatiq logs it) makes the case that hung deterministic.
+            worker.wait_log("Stopping worker process...", 30)
             os.kill(children[0], signal.SIGTERM)
             assert worker.process is not None
             assert worker.process.wait(30) == 0
