@@ -114,21 +114,22 @@ def _psql(sql: str, admin: str = POSTGRES_ADMIN) -> None:
 _SUCCEEDED_UNDER = "FROM jobs WHERE state = 'succeeded' AND path LIKE :root"
 
 
-async def _finished(database_url: str, root: Path) -> dict[str, float]:
+async def _succeeded_under(database_url: str, root: Path, columns: str) -> list[Any]:
+    """``SELECT columns`` of the succeeded jobs under ``root``, on a connection of its own."""
     db = open_database(DatabaseSettings(url=database_url, pool_min_size=0, pool_max_size=2))
     async with db:
-        rows = await db.fetch_all(
-            f"SELECT path, finished_at {_SUCCEEDED_UNDER}", {"root": f"{root}/%"}
-        )
+        sql = f"SELECT {columns} {_SUCCEEDED_UNDER}"
+        return await db.fetch_all(sql, {"root": f"{root}/%"})
+
+
+async def _finished(database_url: str, root: Path) -> dict[str, float]:
+    rows = await _succeeded_under(database_url, root, "path, finished_at")
     return {str(r["path"]): r["finished_at"].timestamp() for r in rows}
 
 
 async def _succeeded(database_url: str, root: Path) -> int:
-    db = open_database(DatabaseSettings(url=database_url, pool_min_size=0, pool_max_size=2))
-    async with db:
-        return int(
-            await db.fetch_value(f"SELECT count(*) {_SUCCEEDED_UNDER}", {"root": f"{root}/%"})
-        )
+    [row] = await _succeeded_under(database_url, root, "count(*) AS n")
+    return int(row["n"])
 
 
 def _wait_all(database_url: str, root: Path, paths: set[str], timeout: float) -> dict[str, float]:
