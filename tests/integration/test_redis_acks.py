@@ -135,3 +135,34 @@ def test_acks_wait_out_a_redis_outage_and_go_with_the_next_flush(
     next(consumer)
     assert sender.waiting == 0 and _left(client, broker) == (0, 0)
     consumer.close()
+
+
+def test_a_consumer_closed_puts_back_what_it_fetched_but_never_handed_over(
+    redis_server: PrivateRedis,
+) -> None:
+    """A fetch takes up to ``prefetch`` messages at once; a consumer thread told
+    to stop leaves after the next one it hands over. Dramatiq requeues its work
+    and delay queues at a stop, not the consumer's cache: those messages stayed
+    in the stopped worker's name (jobs ``queued`` for minutes after a clean
+    stop mid-burst)."""
+    broker = _broker(redis_server.url)
+
+    @dramatiq.actor(broker=broker, queue_name=QUEUE)
+    def noop(i: int) -> None: ...
+
+    for i in range(10):
+        noop.send(i)
+    client = redis.Redis.from_url(redis_server.url)
+    consumer = broker.consume(QUEUE, prefetch=10, timeout=100)
+    handed = next(consumer)  # one fetch of ten; one handed to Dramatiq
+    assert handed is not None
+    assert client.llen(f"dramatiq:{QUEUE}") == 0
+    consumer.close()
+    # The nine never handed over are ready again; the one handed over stays
+    # this worker's until acked or requeued by Dramatiq (its work queue).
+    assert client.llen(f"dramatiq:{QUEUE}") == 9
+    held = client.smembers(f"dramatiq:__acks__.{broker.broker_id}.{QUEUE}")
+    assert held == {handed.options["redis_message_id"].encode()}
+    ready = {m.decode() for m in client.lrange(f"dramatiq:{QUEUE}", 0, -1)}
+    assert handed.options["redis_message_id"] not in ready
+    assert client.hlen(f"dramatiq:{QUEUE}.msgs") == 10

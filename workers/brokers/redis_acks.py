@@ -20,6 +20,9 @@ leaves the ids waiting and is raised as ``ConnectionClosed``, as Dramatiq's
 own ack raises it, so Dramatiq's post-processing tries again; the waiting
 list belongs to the broker, not to one consumer, so a consumer Dramatiq
 makes anew after the error sends what the old one could not.
+
+The consumer also puts back, when closed, the messages it fetched but never
+handed to Dramatiq (``_requeue_cached``), which Dramatiq's stop leaves behind.
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ import redis
 from dramatiq.brokers.redis import RedisBroker, _RedisConsumer
 from dramatiq.common import current_millis
 from dramatiq.errors import ConnectionClosed
+
+from workers.brokers.letters import decode
 
 __all__ = ["AckBatchingRedisBroker", "AckSender"]
 
@@ -139,9 +144,33 @@ class _BatchedAckConsumer(_RedisConsumer):
 
     def close(self) -> None:
         try:
+            self._requeue_cached()
             self._acks.flush()
         finally:
             super().close()
+
+    def _requeue_cached(self) -> None:
+        """Put back on the queue what was fetched but never handed to Dramatiq.
+
+        A fetch takes up to ``prefetch`` messages into this consumer's cache;
+        Dramatiq's consumer thread hands them over one at a time and, once told
+        to stop, leaves after the next one. Dramatiq requeues what its work and
+        delay queues hold, but not this cache: those messages stayed in this
+        worker's set of fetched messages, waiting for another worker's random
+        maintenance after the heartbeat timeout — jobs left ``queued`` for
+        minutes after a clean stop mid-burst (53 of 4,000 in one run).
+        """
+        cached, self.message_cache = self.message_cache, []
+        ids = [message.options["redis_message_id"] for message in map(decode, cached) if message]
+        if not ids:
+            return
+        try:
+            self.broker.do_requeue(self.queue_name, *ids)
+        except redis.ConnectionError as error:
+            # As ack: Dramatiq's consumer thread takes ConnectionClosed in its
+            # stride. The messages stay in this worker's set, and go back to
+            # the queue once its heartbeat has stopped (the reconciler).
+            raise ConnectionClosed(error) from None  # type: ignore[no-untyped-call]
 
 
 class AckBatchingRedisBroker(RedisBroker):
