@@ -107,8 +107,8 @@ class WorkerHeartbeat(Middleware):
         self._beating = asyncio.run_coroutine_threadsafe(self._beat_forever(beat), thread.loop)
 
     def before_worker_shutdown(self, broker: dramatiq.Broker, worker: Any) -> None:
-        # Runs before the runtime closes its database (this middleware comes
-        # first) and before the AsyncIO middleware stops the loop.
+        # At the start of the worker's stop: before the runtime closes its
+        # database and the AsyncIO middleware stops the loop (both after it).
         if self._loop is None or self._stop is None or self._beating is None:
             return
         self._loop.call_soon_threadsafe(self._stop.set)

@@ -67,12 +67,21 @@ def retry_when(retries: int, exception: BaseException, max_retries: int) -> bool
 
 
 class _CloseDatabase(Middleware):
-    """Closes the runtime's database on the event loop before the loop stops."""
+    """Closes the runtime's database (and reader processes) on the event loop
+    once the worker threads have finished, before the loop stops.
+
+    After the worker's stop, not before it: Dramatiq's ``before_worker_shutdown``
+    runs while the threads still finish their messages, so the pool closed
+    under them was opened again by the next job and never closed, and a job
+    still reading lost its reader process. Dramatiq runs after-hooks in
+    reverse order, so this one, listed after the AsyncIO middleware, runs
+    while the loop still does.
+    """
 
     def __init__(self, runtime: WorkerRuntime) -> None:
         self.runtime = runtime
 
-    def before_worker_shutdown(self, broker: dramatiq.Broker, worker: Any) -> None:
+    def after_worker_shutdown(self, broker: dramatiq.Broker, worker: Any) -> None:
         from dramatiq.asyncio import get_event_loop_thread
 
         thread = get_event_loop_thread()
@@ -132,8 +141,8 @@ class WorkerRuntime:
             ),
             CurrentMessage(),
             SharedLoop(self._shared_loop) if self._shared_loop is not None else FastLoopAsyncIO(),
-            *operator_middleware(self),  # before _CloseDatabase: the last beat needs it
-            _CloseDatabase(self),
+            *operator_middleware(self),
+            _CloseDatabase(self),  # after the loop's middleware: see its docstring
             WorkerMetrics(self.settings.metrics),
             RepeatedTermination(),  # worker processes only: Dramatiq's CLI emits process_boot
         ]
