@@ -23,6 +23,8 @@ metric                                        type     moved by
 ``fitsflow_db_pool_*{pool}``                  mixed    each process's connection pools
                                                        (:func:`track_pool`, :func:`sync_pools`)
 ``fitsflow_reconciler_resent_total{round}``   counter  the reconciler: messages sent again
+``fitsflow_reconciler_requeued_total``        counter  the reconciler: dead workers' fetched
+                                                       messages put back on the queue
 ``fitsflow_queue_messages{queue,state}``,     gauge    the status API, asking the broker at
 ``fitsflow_queue_dead_letter_messages{queue}``,        scrape time (:mod:`pipeline.api.metrics`)
 ``fitsflow_broker_up``
@@ -116,6 +118,11 @@ RECONCILER_RESENT = Counter(
     ["round"],
 )
 
+RECONCILER_REQUEUED = Counter(
+    "fitsflow_reconciler_requeued_total",
+    "Messages a dead worker had fetched, put back on the queue once its heartbeat stopped (Redis).",
+)
+
 
 def timed(phase: str) -> contextlib.AbstractContextManager[None]:
     """``with timed("read"):`` observes the block's duration, even when it raises."""
@@ -168,6 +175,12 @@ def record_resent(round_kind: str, count: int) -> None:
     """The reconciler sent ``count`` messages again (``periodic`` or ``startup``)."""
     if count:
         RECONCILER_RESENT.labels(round_kind).inc(count)
+
+
+def record_requeued(count: int) -> None:
+    """The reconciler put ``count`` messages of dead workers back on the queue."""
+    if count:
+        RECONCILER_REQUEUED.inc(count)
 
 
 def multiprocess_active() -> bool:

@@ -220,6 +220,13 @@ class WorkerRuntime:
         except BrokerUnavailable:
             return None  # cannot tell now; the next round asks again
 
+    def requeue_abandoned(self) -> int:
+        """Messages held by workers that died, back on the queue: how many."""
+        try:
+            return self.adapter.requeue_abandoned(self.broker, self.queue)
+        except BrokerUnavailable:
+            return 0  # the next round tries again
+
 
 def _arguments(message: IngestMessage) -> tuple[Any, ...]:
     """The ingest actor's arguments for ``message``."""

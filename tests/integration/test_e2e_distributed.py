@@ -207,6 +207,46 @@ def test_workers_sigkilled_again_and_again(tmp_path: Path, fresh_postgres_databa
             deployment.stop()
 
 
+def test_a_killed_workers_fetched_files_go_to_another_worker_in_seconds(
+    tmp_path: Path, fresh_postgres_database: str
+) -> None:
+    """A SIGKILLed worker leaves the messages it had fetched in its name in
+    Redis: they exist, so the reconciler trusted them to arrive, and Dramatiq
+    puts them back only in a random 1 in 1,000 of its commands — on a quiet
+    queue, many minutes. The reconciler puts them back once the worker's
+    heartbeat is older than the timeout (3 s here)."""
+    with private_redis() as redis_server:
+        root = tmp_path / "inbox"
+        root.mkdir()
+        env = fitsflow_env(fresh_postgres_database, redis_server.url)
+        deployment = Deployment(root, fresh_postgres_database, redis_server.url, tmp_path, env)
+        deployment.migrate()
+        deployment.workers = [None, None]  # type: ignore[list-item]
+        try:
+            deployment.start_watcher()
+            assert deployment.watcher is not None
+            deployment.watcher.wait_log('"scan finished"')
+            # One thread: it fetches two messages at a time, and holds them.
+            doomed = FitsflowProcess(
+                ["worker", "--processes", "1", "--threads", "1"], env, tmp_path / "doomed.log"
+            ).start()
+            deployment.workers[0] = doomed
+            files = corpus(300, seed=53)
+            for name, data in files:
+                write_now(root / name, data)
+            doomed.wait_log('"job succeeded"')
+            os.killpg(doomed.pid, signal.SIGKILL)
+            survivor = deployment.start_worker(1)
+            facts = wait_for_catalogue(
+                fresh_postgres_database, len(files), 60, watch=[deployment.watcher, survivor]
+            )
+            _assert_exactly(facts, root, files)
+            log = deployment.watcher.log.read_text(errors="replace")
+            assert '"messages of stopped workers put back on the queue"' in log
+        finally:
+            deployment.stop()
+
+
 def test_redis_restarted_without_persistence_mid_ingest(
     tmp_path: Path, fresh_postgres_database: str
 ) -> None:

@@ -78,6 +78,7 @@ async def test_metrics_parse_with_pools_queues_and_every_family(database: Databa
         "fitsflow_files_refused",
         "fitsflow_files_detected",
         "fitsflow_reconciler_resent",
+        "fitsflow_reconciler_requeued",
         "fitsflow_db_pool_exhausted",
     ):
         assert found.types[counter] == "counter", counter

@@ -96,6 +96,45 @@ async def test_messages_lost_by_a_broker_restart_are_sent_again(
         assert runtime.adapter.depth(runtime.broker, runtime.queue).ready == 3
 
 
+async def test_messages_a_dead_worker_had_fetched_go_back_on_the_queue(
+    database: Database, tmp_path: Path
+) -> None:
+    """A SIGKILLed worker's fetched messages still exist, in its name: the
+    reconciler cannot resend them, and Dramatiq puts them back only in a
+    random 1 in 1,000 of its commands. Each round puts them back once the
+    worker's heartbeat is older than the timeout, and leaves live workers'."""
+    from workers.brokers.redis_acks import AckBatchingRedisBroker
+
+    with private_redis() as redis_server:
+        runtime = _runtime(database, redis_server.url)
+        admission = Admission(database, runtime, [tmp_path])
+        files = [write_fits(tmp_path / f"{i}.fits", i) for i in range(6)]
+        await admission.admit([seen(path) for path in files])
+        delayed = await send_all(database, runtime, [_message(99, delay_seconds=0.01)])
+        assert delayed == 1
+        dead, live = (AckBatchingRedisBroker(url=redis_server.url) for _ in range(2))
+        queue = runtime.queue
+        for worker, fetch in ((dead, 4), (live, 2)):
+            assert next(worker.consume(queue, prefetch=fetch, timeout=100)) is not None
+        assert next(dead.consume(f"{queue}.DQ", prefetch=1, timeout=100)) is not None
+        client = redis.Redis.from_url(redis_server.url)
+        assert client.llen(f"dramatiq:{queue}") == 0
+        reconciler = Reconciler(database, runtime, runtime, ReconcilerSettings(), [tmp_path])
+        assert await reconciler.run_once() == 0
+        assert reconciler.requeued_total == 0  # every worker beats: nothing taken
+        # The dead worker's last beat is older than the heartbeat timeout.
+        client.zadd("dramatiq:__heartbeats__", {dead.broker_id: 0})
+        assert await reconciler.run_once() == 0  # put back, not sent again
+        assert reconciler.requeued_total == 5
+        assert client.llen(f"dramatiq:{queue}") == 4
+        assert client.llen(f"dramatiq:{queue}.DQ") == 1
+        assert client.keys(f"dramatiq:__acks__.{dead.broker_id}*") == []
+        assert client.zscore("dramatiq:__heartbeats__", dead.broker_id) is None
+        assert client.scard(f"dramatiq:__acks__.{live.broker_id}.{queue}") == 2
+        assert await reconciler.run_once() == 0
+        assert reconciler.requeued_total == 5  # once
+
+
 async def test_refusals_are_recorded_once(database: Database, tmp_path: Path) -> None:
     from pipeline.errors import NotRegularFile
 

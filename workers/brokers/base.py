@@ -56,6 +56,12 @@ class BrokerAdapter(abc.ABC):
     def message_exists(self, broker: dramatiq.Broker, queue: str, message_id: str) -> bool | None:
         """Whether the broker still holds the message (queued, delayed or in flight)."""
 
+    def requeue_abandoned(self, broker: dramatiq.Broker, queue: str) -> int:
+        """Put back on ``queue`` the messages held by workers that stopped
+        beating; how many. Brokers that redeliver a lost consumer's messages
+        themselves (RabbitMQ) or have no other consumers (memory) have none."""
+        return 0
+
     @abc.abstractmethod
     def depth(self, broker: dramatiq.Broker, queue: str) -> QueueDepth:
         """How many messages ``queue`` holds, by state."""

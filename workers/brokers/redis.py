@@ -19,6 +19,7 @@ from typing import Any
 import dramatiq
 import redis
 from dramatiq.brokers.redis import RedisBroker
+from dramatiq.common import current_millis
 from dramatiq.middleware import Middleware
 
 from pipeline.errors import BrokerUnavailable
@@ -60,6 +61,35 @@ for i = 1, #ARGV, 2 do
     redis.call("rpush", KEYS[1], ARGV[i])
 end
 return #ARGV / 2
+"""
+
+
+# What dispatch.lua's maintenance does for dead workers, on demand and
+# counted: every message a worker whose heartbeat is older than the deadline
+# had fetched (its ``__acks__.<worker>.<queue>`` sets) goes back to its queue
+# if still stored; the sets go, and so does the worker's heartbeat once it
+# holds none. KEYS = heartbeats; ARGV = namespace, deadline, queue names...
+_REQUEUE_ABANDONED_SCRIPT = """
+local namespace = ARGV[1]
+local requeued = 0
+for _, worker in ipairs(redis.call("zrangebyscore", KEYS[1], 0, ARGV[2])) do
+    local prefix = namespace .. ":__acks__." .. worker
+    for i = 3, #ARGV do
+        local queue = namespace .. ":" .. ARGV[i]
+        local fetched = prefix .. "." .. ARGV[i]
+        for _, id in ipairs(redis.call("smembers", fetched)) do
+            if redis.call("hexists", queue .. ".msgs", id) == 1 then
+                redis.call("rpush", queue, id)
+                requeued = requeued + 1
+            end
+        end
+        redis.call("del", fetched)
+    end
+    if not next(redis.call("keys", prefix .. ".*")) then
+        redis.call("zrem", KEYS[1], worker)
+    end
+end
+return requeued
 """
 
 
@@ -124,6 +154,20 @@ class RedisAdapter(BrokerAdapter):
             pipe.hexists(f"{NAMESPACE}:{queue}.msgs", message_id)
             pipe.hexists(f"{NAMESPACE}:{queue}.DQ.msgs", message_id)
             return any(pipe.execute())
+        except redis.exceptions.RedisError as error:
+            raise self.translate(error) or error from error
+
+    def requeue_abandoned(self, broker: dramatiq.Broker, queue: str) -> int:
+        """Dramatiq does this only in a random 1 in 1,000 of its commands (its
+        maintenance), so on a quiet queue a killed worker's messages waited for
+        many minutes; the reconciler calls this every round instead."""
+        assert isinstance(broker, RedisBroker)
+        client = broker.client
+        deadline = current_millis() - int(broker.heartbeat_timeout)
+        try:
+            requeue = client.register_script(_REQUEUE_ABANDONED_SCRIPT)
+            args: list[str | int] = [NAMESPACE, deadline, queue, f"{queue}.DQ"]
+            return int(requeue(keys=[f"{NAMESPACE}:__heartbeats__"], args=args))
         except redis.exceptions.RedisError as error:
             raise self.translate(error) or error from error
 
