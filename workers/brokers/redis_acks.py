@@ -166,6 +166,9 @@ class _BatchedAckConsumer(_RedisConsumer):
             return
         try:
             self.broker.do_requeue(self.queue_name, *ids)
+            self.logger.info(
+                "Put %d fetched, unstarted messages back on %r.", len(ids), self.queue_name
+            )
         except redis.ConnectionError as error:
             # As ack: Dramatiq's consumer thread takes ConnectionClosed in its
             # stride. The messages stay in this worker's set, and go back to
