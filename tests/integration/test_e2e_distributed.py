@@ -187,6 +187,32 @@ def test_sigterm_to_the_workers_process_group_stops_each_process_once(
         assert processes_gone(children, 5)
 
 
+def test_a_worker_stopped_mid_ingest_leaves_every_file_to_the_other(
+    tmp_path: Path, fresh_postgres_database: str
+) -> None:
+    """A clean stop under load: the stopped worker finishes what it started
+    and gives back what it fetched; the other worker does the rest."""
+    with private_redis() as redis_server:
+        deployment = _deploy(tmp_path, fresh_postgres_database, redis_server.url)
+        try:
+            assert deployment.workers is not None
+            stopped = deployment.workers[0]
+            files = corpus(400, seed=59)
+            for number, (name, data) in enumerate(files):
+                write_now(deployment.root / name, data)
+                if number == 150:
+                    stopped.wait_log('"job succeeded"')
+                    os.killpg(stopped.pid, signal.SIGTERM)
+            assert stopped.process is not None
+            assert stopped.process.wait(60) == 0
+            rest = [p for p in deployment.processes() if p is not stopped]
+            facts = wait_for_catalogue(fresh_postgres_database, 400, 120, watch=rest)
+            _assert_exactly(facts, deployment.root, files)
+            assert stopped.log.read_text(errors="replace").count("Worker has been shut down.") == 1
+        finally:
+            deployment.stop()
+
+
 def test_workers_sigkilled_again_and_again(tmp_path: Path, fresh_postgres_database: str) -> None:
     with private_redis() as redis_server:
         deployment = _deploy(tmp_path, fresh_postgres_database, redis_server.url)
