@@ -24,7 +24,7 @@ metric                                        type     moved by
                                                        (:func:`track_pool`, :func:`sync_pools`)
 ``fitsflow_reconciler_resent_total{round}``   counter  the reconciler: messages sent again
 ``fitsflow_reconciler_requeued_total``        counter  the reconciler: dead workers' fetched
-                                                       messages put back on the queue
+``{queue}``                                            messages put back on the queue
 ``fitsflow_queue_messages{queue,state}``,     gauge    the status API, asking the broker at
 ``fitsflow_queue_dead_letter_messages{queue}``,        scrape time (:mod:`pipeline.api.metrics`)
 ``fitsflow_broker_up``
@@ -118,9 +118,12 @@ RECONCILER_RESENT = Counter(
     ["round"],
 )
 
+# Labelled, as every counter here: in multiprocess mode a counter without
+# labels writes its file in every process that imports this module.
 RECONCILER_REQUEUED = Counter(
     "fitsflow_reconciler_requeued_total",
     "Messages a dead worker had fetched, put back on the queue once its heartbeat stopped (Redis).",
+    ["queue"],
 )
 
 
@@ -177,10 +180,10 @@ def record_resent(round_kind: str, count: int) -> None:
         RECONCILER_RESENT.labels(round_kind).inc(count)
 
 
-def record_requeued(count: int) -> None:
-    """The reconciler put ``count`` messages of dead workers back on the queue."""
+def record_requeued(queue: str, count: int) -> None:
+    """The reconciler put ``count`` messages of dead workers back on ``queue``."""
     if count:
-        RECONCILER_REQUEUED.inc(count)
+        RECONCILER_REQUEUED.labels(queue).inc(count)
 
 
 def multiprocess_active() -> bool:

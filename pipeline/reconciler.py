@@ -53,6 +53,9 @@ _PAGE = 500
 class MessageInspector(Protocol):
     """What the reconciler asks of the broker."""
 
+    #: The queue the messages go to (a label of the metrics).
+    queue: str
+
     def message_exists(self, message_id: str) -> bool | None:
         """Whether the broker still holds a message (None: it cannot tell)."""
         ...
@@ -100,7 +103,7 @@ class Reconciler:
         abandoned = await asyncio.to_thread(self.inspector.requeue_abandoned)
         if abandoned:
             self.requeued_total += abandoned
-            metrics.record_requeued(abandoned)
+            metrics.record_requeued(self.inspector.queue, abandoned)
             log.info("messages of stopped workers put back on the queue", count=abandoned)
         stale_before = moment - timedelta(seconds=self.settings.stale_after_seconds)
         resent = 0
