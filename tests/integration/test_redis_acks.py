@@ -166,3 +166,68 @@ def test_a_consumer_closed_puts_back_what_it_fetched_but_never_handed_over(
     ready = {m.decode() for m in client.lrange(f"dramatiq:{QUEUE}", 0, -1)}
     assert handed.options["redis_message_id"] not in ready
     assert client.hlen(f"dramatiq:{QUEUE}.msgs") == 10
+
+
+def test_retries_a_worker_holds_survive_a_redis_outage(redis_server: PrivateRedis) -> None:
+    """Dramatiq's consumer thread keeps delayed messages in memory until their
+    time, and on a connection error replaces that queue with an empty one:
+    after two seconds without Redis (its data kept), the retries stayed in
+    the live worker's name for good. The consumer gives them back."""
+    broker = _broker(redis_server.url)
+    done: list[int] = []
+
+    @dramatiq.actor(broker=broker, queue_name=QUEUE, max_retries=0)
+    def record(i: int) -> None:
+        done.append(i)
+
+    for i in range(5):
+        record.send_with_options(args=(i,), delay=3_000)
+    worker = dramatiq.Worker(broker, worker_threads=2, worker_timeout=100)
+    worker.start()
+    client = redis.Redis.from_url(redis_server.url)
+    held = f"dramatiq:__acks__.{broker.broker_id}.{QUEUE}.DQ"
+    try:
+        deadline = time.monotonic() + 10
+        while client.scard(held) < 5 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert client.scard(held) == 5 and done == []
+        client.save()  # the outage loses nothing: only the connections go
+        redis_server.stop()
+        time.sleep(2)
+        redis_server.start()
+        client = redis.Redis.from_url(redis_server.url)
+        deadline = time.monotonic() + 30
+        while len(done) < 5 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        worker.stop()
+    assert sorted(done) == list(range(5))
+    assert client.keys(f"dramatiq:{QUEUE}.DQ*") == []
+
+
+def test_what_a_consumer_could_not_put_back_goes_with_the_next_one(
+    redis_server: PrivateRedis,
+) -> None:
+    broker = _broker(redis_server.url)
+
+    @dramatiq.actor(broker=broker, queue_name=QUEUE)
+    def noop(i: int) -> None: ...
+
+    for i in range(10):
+        noop.send(i)
+    consumer = broker.consume(QUEUE, prefetch=10, timeout=100)
+    handed = next(consumer)
+    assert handed is not None
+    redis.Redis.from_url(redis_server.url).save()
+    redis_server.stop()
+    with pytest.raises(ConnectionClosed):
+        consumer.close()  # Dramatiq's consumer thread takes this in its stride
+    assert broker.requeue_backlog(QUEUE).waiting == 9
+    redis_server.start()
+    client = redis.Redis.from_url(redis_server.url)
+    successor = broker.consume(QUEUE, prefetch=1, timeout=100)
+    taken = next(successor)  # puts the nine back, then fetches one of them
+    assert taken is not None and broker.requeue_backlog(QUEUE).waiting == 0
+    assert client.llen(f"dramatiq:{QUEUE}") == 8
+    held = client.smembers(f"dramatiq:__acks__.{broker.broker_id}.{QUEUE}")
+    assert held == {m.options["redis_message_id"].encode() for m in (handed, taken)}

@@ -21,13 +21,16 @@ own ack raises it, so Dramatiq's post-processing tries again; the waiting
 list belongs to the broker, not to one consumer, so a consumer Dramatiq
 makes anew after the error sends what the old one could not.
 
-The consumer also puts back, when closed, the messages it fetched but never
-handed to Dramatiq (``_requeue_cached``), which Dramatiq's stop leaves behind.
+The consumer also puts back on the queue, when closed, what Dramatiq would
+leave in this worker's name while it lives: messages fetched but never handed
+over, and delayed messages its consumer thread dropped after a connection
+error (``_put_back_unstarted``).
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from typing import Any
 
 import redis
@@ -37,7 +40,7 @@ from dramatiq.errors import ConnectionClosed
 
 from workers.brokers.letters import decode
 
-__all__ = ["AckBatchingRedisBroker", "AckSender"]
+__all__ = ["AckBatchingRedisBroker", "AckSender", "RequeueBacklog"]
 
 #: At most this many ids in one script call (a call blocks Redis while it runs).
 ACK_BATCH = 1_000
@@ -122,58 +125,120 @@ class AckSender:
             return batch
 
 
+class RequeueBacklog:
+    """Messages to put back on one queue, kept by the broker until Redis takes them.
+
+    Like the acknowledgements' waiting list it belongs to the broker, not to
+    one consumer: ids a consumer could not put back because Redis was away
+    go with the next consumer Dramatiq makes for the queue.
+    """
+
+    def __init__(self, broker: RedisBroker, queue_name: str) -> None:
+        self._broker = broker
+        self._queue_name = queue_name
+        self._lock = threading.Lock()
+        self._waiting: list[str] = []
+
+    @property
+    def waiting(self) -> int:
+        return len(self._waiting)
+
+    def put_back(self, redis_message_ids: Iterable[str]) -> int:
+        """Put these (and any waiting) back on the queue; how many went.
+
+        ``ConnectionClosed`` when Redis is away: they wait for the next call.
+        """
+        with self._lock:
+            self._waiting.extend(redis_message_ids)
+            ids = list(dict.fromkeys(self._waiting))
+            if not ids:
+                return 0
+            try:
+                # dispatch.lua's requeue: only ids still in this worker's set go back.
+                self._broker.do_requeue(self._queue_name, *ids)
+            except redis.ConnectionError as error:
+                raise ConnectionClosed(error) from None  # type: ignore[no-untyped-call]
+            self._waiting.clear()
+            return len(ids)
+
+
 class _BatchedAckConsumer(_RedisConsumer):
-    """Dramatiq's Redis consumer, acknowledging through the broker's AckSender."""
+    """Dramatiq's Redis consumer, acknowledging through the broker's AckSender,
+    and giving back what Dramatiq's consumer thread would leave in its name."""
 
     def __init__(self, broker: AckBatchingRedisBroker, queue_name: str, *args: Any) -> None:
         super().__init__(broker, queue_name, *args)  # type: ignore[no-untyped-call]
         self._acks = broker.ack_sender(queue_name)
+        self._requeues = broker.requeue_backlog(queue_name)
+        #: Delayed messages handed over and not yet acked, nacked or requeued.
+        self._delayed: set[str] = set()
 
     def ack(self, message: Any) -> None:
+        self._delayed.discard(message.options["redis_message_id"])
         try:
             self._acks.ack(message.options["redis_message_id"])
         finally:
             self.queued_message_ids.discard(message.message_id)
+
+    def nack(self, message: Any) -> None:
+        self._delayed.discard(message.options["redis_message_id"])
+        super().nack(message)  # type: ignore[no-untyped-call]
+
+    def requeue(self, messages: Iterable[Any]) -> None:
+        ids = [message.options["redis_message_id"] for message in messages]
+        self._delayed.difference_update(ids)
+        self._requeues.put_back(ids)
 
     def __next__(self) -> Any:
         # Ids left waiting by an error another thread did not retry go with the
         # consumer thread's next turn rather than with some later ack.
         if self._acks.waiting:
             self._acks.flush()
-        return super().__next__()  # type: ignore[no-untyped-call]
+        if self._requeues.waiting:
+            self._requeues.put_back(())
+        message = super().__next__()  # type: ignore[no-untyped-call]
+        if message is not None and message.options.get("eta") is not None:
+            # Dramatiq's consumer thread keeps it in memory until its time.
+            self._delayed.add(message.options["redis_message_id"])
+        return message
 
     def close(self) -> None:
         try:
-            self._requeue_cached()
+            self._put_back_unstarted()
             self._acks.flush()
         finally:
             super().close()
 
-    def _requeue_cached(self) -> None:
-        """Put back on the queue what was fetched but never handed to Dramatiq.
+    def _put_back_unstarted(self) -> None:
+        """Put back on the queue what this consumer took and Dramatiq let go.
 
-        A fetch takes up to ``prefetch`` messages into this consumer's cache;
-        Dramatiq's consumer thread hands them over one at a time and, once told
-        to stop, leaves after the next one. Dramatiq requeues what its work and
-        delay queues hold, but not this cache: those messages stayed in this
-        worker's set of fetched messages, waiting for another worker's random
-        maintenance after the heartbeat timeout — jobs left ``queued`` for
-        minutes after a clean stop mid-burst (53 of 4,000 in one run).
+        Two kinds, both left in this worker's set of fetched messages, where
+        Redis only gives them to others once the worker is dead:
+
+        - fetched but never handed over. A fetch takes up to ``prefetch``
+          messages into the consumer's cache; Dramatiq's consumer thread hands
+          them over one at a time and, told to stop, leaves after the next
+          one. Its stop requeues the work and delay queues, not this cache:
+          jobs stayed ``queued`` for minutes after a clean stop mid-burst
+          (53 of 4,000 in one run).
+        - delayed messages (retries) handed over and then dropped: on a
+          connection error Dramatiq's consumer thread replaces its delay
+          queue with an empty one before closing the consumer, so a Redis
+          outage of two seconds left retries waiting for good while their
+          worker lived (Dramatiq's own stop requeues the delay queue first,
+          leaving none here).
+
+        If Redis is away, they wait in the broker's backlog for the next
+        consumer of the queue.
         """
         cached, self.message_cache = self.message_cache, []
         ids = [message.options["redis_message_id"] for message in map(decode, cached) if message]
-        if not ids:
-            return
-        try:
-            self.broker.do_requeue(self.queue_name, *ids)
+        ids += self._delayed
+        self._delayed.clear()
+        if ids and self._requeues.put_back(ids):
             self.logger.info(
                 "Put %d fetched, unstarted messages back on %r.", len(ids), self.queue_name
             )
-        except redis.ConnectionError as error:
-            # As ack: Dramatiq's consumer thread takes ConnectionClosed in its
-            # stride. The messages stay in this worker's set, and go back to
-            # the queue once its heartbeat has stopped (the reconciler).
-            raise ConnectionClosed(error) from None  # type: ignore[no-untyped-call]
 
 
 class AckBatchingRedisBroker(RedisBroker):
@@ -182,6 +247,7 @@ class AckBatchingRedisBroker(RedisBroker):
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)  # type: ignore[no-untyped-call]
         self._ack_senders: dict[str, AckSender] = {}
+        self._requeue_backlogs: dict[str, RequeueBacklog] = {}
         self._ack_senders_lock = threading.Lock()
 
     @property
@@ -195,3 +261,11 @@ class AckBatchingRedisBroker(RedisBroker):
             if sender is None:
                 sender = self._ack_senders[queue_name] = AckSender(self, queue_name)
             return sender
+
+    def requeue_backlog(self, queue_name: str) -> RequeueBacklog:
+        """The one RequeueBacklog of ``queue_name`` in this broker."""
+        with self._ack_senders_lock:
+            backlog = self._requeue_backlogs.get(queue_name)
+            if backlog is None:
+                backlog = self._requeue_backlogs[queue_name] = RequeueBacklog(self, queue_name)
+            return backlog
