@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import redis
 
 from tests.support.databases import _execute, _run_isolated, postgres_url_for
 from tests.support.drops import corpus, write_now, write_slowly, write_then_rename
@@ -284,6 +285,33 @@ def test_redis_restarted_without_persistence_mid_ingest(
                 write_now(deployment.root / name, data)
                 if number == 200:
                     redis_server.restart()  # every queued message is gone
+            facts = wait_for_catalogue(
+                fresh_postgres_database, 400, 300, watch=deployment.processes()
+            )
+            _assert_exactly(facts, deployment.root, files)
+        finally:
+            deployment.stop()
+
+
+def test_a_redis_outage_that_keeps_its_data_mid_ingest(
+    tmp_path: Path, fresh_postgres_database: str
+) -> None:
+    """Two seconds without Redis, its data kept (a server with persistence
+    restarted, or a network that drops): every connection fails mid-ingest,
+    nothing is wiped, and every file still goes through exactly once. (What
+    the consumers give back after such an error is tested in
+    test_redis_acks, where the timing can be made certain.)"""
+    with private_redis() as redis_server:
+        deployment = _deploy(tmp_path, fresh_postgres_database, redis_server.url)
+        try:
+            files = corpus(400, seed=61)
+            for number, (name, data) in enumerate(files):
+                write_now(deployment.root / name, data)
+                if number == 200:
+                    redis.Redis.from_url(redis_server.url).save()
+                    redis_server.stop()
+                    time.sleep(2)
+                    redis_server.start()
             facts = wait_for_catalogue(
                 fresh_postgres_database, 400, 300, watch=deployment.processes()
             )
