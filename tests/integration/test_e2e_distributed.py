@@ -10,7 +10,7 @@ import secrets
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +26,7 @@ from tests.support.processes import (
     processes_gone,
     wait_for_catalogue,
 )
-from tests.support.servers import private_postgres, private_redis
+from tests.support.servers import PrivateRedis, private_postgres, private_redis
 from tests.support.services import POSTGRES_ADMIN_URL, RABBITMQ_URL
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]
@@ -274,8 +274,28 @@ def test_a_killed_workers_fetched_files_go_to_another_worker_in_seconds(
             deployment.stop()
 
 
-def test_redis_restarted_without_persistence_mid_ingest(
-    tmp_path: Path, fresh_postgres_database: str
+def _restart_without_persistence(server: PrivateRedis) -> None:
+    server.restart()  # every queued message is gone
+
+
+def _outage_keeping_the_data(server: PrivateRedis) -> None:
+    # Two seconds without Redis, its data kept (a server with persistence
+    # restarted, or a network that drops): every connection fails, nothing is
+    # wiped. What the consumers give back after such an error is tested in
+    # test_redis_acks, where the timing can be made certain.
+    redis.Redis.from_url(server.url).save()
+    server.stop()
+    time.sleep(2)
+    server.start()
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [_restart_without_persistence, _outage_keeping_the_data],
+    ids=["restarted-without-persistence", "outage-keeping-its-data"],
+)
+def test_redis_lost_mid_ingest(
+    tmp_path: Path, fresh_postgres_database: str, fault: Callable[[PrivateRedis], None]
 ) -> None:
     with private_redis() as redis_server:
         deployment = _deploy(tmp_path, fresh_postgres_database, redis_server.url)
@@ -284,34 +304,7 @@ def test_redis_restarted_without_persistence_mid_ingest(
             for number, (name, data) in enumerate(files):
                 write_now(deployment.root / name, data)
                 if number == 200:
-                    redis_server.restart()  # every queued message is gone
-            facts = wait_for_catalogue(
-                fresh_postgres_database, 400, 300, watch=deployment.processes()
-            )
-            _assert_exactly(facts, deployment.root, files)
-        finally:
-            deployment.stop()
-
-
-def test_a_redis_outage_that_keeps_its_data_mid_ingest(
-    tmp_path: Path, fresh_postgres_database: str
-) -> None:
-    """Two seconds without Redis, its data kept (a server with persistence
-    restarted, or a network that drops): every connection fails mid-ingest,
-    nothing is wiped, and every file still goes through exactly once. (What
-    the consumers give back after such an error is tested in
-    test_redis_acks, where the timing can be made certain.)"""
-    with private_redis() as redis_server:
-        deployment = _deploy(tmp_path, fresh_postgres_database, redis_server.url)
-        try:
-            files = corpus(400, seed=61)
-            for number, (name, data) in enumerate(files):
-                write_now(deployment.root / name, data)
-                if number == 200:
-                    redis.Redis.from_url(redis_server.url).save()
-                    redis_server.stop()
-                    time.sleep(2)
-                    redis_server.start()
+                    fault(redis_server)
             facts = wait_for_catalogue(
                 fresh_postgres_database, 400, 300, watch=deployment.processes()
             )

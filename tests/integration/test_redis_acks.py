@@ -32,6 +32,17 @@ def _broker(url: str) -> AckBatchingRedisBroker:
     return AckBatchingRedisBroker(url=url, namespace="dramatiq")
 
 
+def _recorder(broker: AckBatchingRedisBroker) -> tuple[dramatiq.Actor[[int], None], list[int]]:
+    """An actor on ``broker`` that records its argument, and what it recorded."""
+    done: list[int] = []
+
+    @dramatiq.actor(broker=broker, queue_name=QUEUE, max_retries=0)
+    def record(i: int) -> None:
+        done.append(i)
+
+    return record, done
+
+
 def _fetched(client: redis.Redis, broker: AckBatchingRedisBroker, ids: list[str]) -> None:
     """Put ``ids`` where Dramatiq's fetch leaves a message: stored, and in the worker's set."""
     pipe = client.pipeline()
@@ -52,11 +63,7 @@ def test_a_worker_leaves_nothing_behind_in_fewer_calls_than_messages(
     redis_server: PrivateRedis,
 ) -> None:
     broker = _broker(redis_server.url)
-    done: list[int] = []
-
-    @dramatiq.actor(broker=broker, queue_name=QUEUE, max_retries=0)
-    def record(i: int) -> None:
-        done.append(i)
+    record, done = _recorder(broker)
 
     for i in range(2_000):
         record.send(i)
@@ -174,11 +181,7 @@ def test_retries_a_worker_holds_survive_a_redis_outage(redis_server: PrivateRedi
     after two seconds without Redis (its data kept), the retries stayed in
     the live worker's name for good. The consumer gives them back."""
     broker = _broker(redis_server.url)
-    done: list[int] = []
-
-    @dramatiq.actor(broker=broker, queue_name=QUEUE, max_retries=0)
-    def record(i: int) -> None:
-        done.append(i)
+    record, done = _recorder(broker)
 
     for i in range(5):
         record.send_with_options(args=(i,), delay=3_000)

@@ -30,8 +30,8 @@ error (``_put_back_unstarted``).
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 import redis
 from dramatiq.brokers.redis import RedisBroker, _RedisConsumer
@@ -41,6 +41,8 @@ from dramatiq.errors import ConnectionClosed
 from workers.brokers.letters import decode
 
 __all__ = ["AckBatchingRedisBroker", "AckSender", "RequeueBacklog"]
+
+T = TypeVar("T")
 
 #: At most this many ids in one script call (a call blocks Redis while it runs).
 ACK_BATCH = 1_000
@@ -248,7 +250,7 @@ class AckBatchingRedisBroker(RedisBroker):
         super().__init__(**options)  # type: ignore[no-untyped-call]
         self._ack_senders: dict[str, AckSender] = {}
         self._requeue_backlogs: dict[str, RequeueBacklog] = {}
-        self._ack_senders_lock = threading.Lock()
+        self._per_queue_lock = threading.Lock()
 
     @property
     def consumer_class(self) -> type[_BatchedAckConsumer]:
@@ -256,16 +258,22 @@ class AckBatchingRedisBroker(RedisBroker):
 
     def ack_sender(self, queue_name: str) -> AckSender:
         """The one AckSender of ``queue_name`` in this broker."""
-        with self._ack_senders_lock:
-            sender = self._ack_senders.get(queue_name)
-            if sender is None:
-                sender = self._ack_senders[queue_name] = AckSender(self, queue_name)
-            return sender
+        return self._one_per_queue(self._ack_senders, queue_name, AckSender)
 
     def requeue_backlog(self, queue_name: str) -> RequeueBacklog:
         """The one RequeueBacklog of ``queue_name`` in this broker."""
-        with self._ack_senders_lock:
-            backlog = self._requeue_backlogs.get(queue_name)
-            if backlog is None:
-                backlog = self._requeue_backlogs[queue_name] = RequeueBacklog(self, queue_name)
-            return backlog
+        return self._one_per_queue(self._requeue_backlogs, queue_name, RequeueBacklog)
+
+    def _one_per_queue(
+        self,
+        made: dict[str, T],
+        queue_name: str,
+        make: Callable[[RedisBroker, str], T],
+    ) -> T:
+        # Every consumer of a queue (Dramatiq makes a new one after an error)
+        # must share its queue's waiting ids: made once, under the lock.
+        with self._per_queue_lock:
+            found = made.get(queue_name)
+            if found is None:
+                found = made[queue_name] = make(self, queue_name)
+            return found
