@@ -118,9 +118,12 @@ class RedisAdapter(BrokerAdapter):
             return BrokerUnavailable(f"Redis at {_safe(self.url)} is unavailable: {error}")
         return None
 
-    def _client(self, broker: dramatiq.Broker) -> redis.Redis:
+    def _redis_broker(self, broker: dramatiq.Broker) -> RedisBroker:
         assert isinstance(broker, RedisBroker)
-        return broker.client
+        return broker
+
+    def _client(self, broker: dramatiq.Broker) -> redis.Redis:
+        return self._redis_broker(broker).client
 
     def enqueue_batch(
         self, broker: dramatiq.Broker, messages: Sequence[dramatiq.Message[Any]]
@@ -161,11 +164,9 @@ class RedisAdapter(BrokerAdapter):
         """Dramatiq does this only in a random 1 in 1,000 of its commands (its
         maintenance), so on a quiet queue a killed worker's messages waited for
         many minutes; the reconciler calls this every round instead."""
-        assert isinstance(broker, RedisBroker)
-        client = broker.client
-        deadline = current_millis() - int(broker.heartbeat_timeout)
+        deadline = current_millis() - int(self._redis_broker(broker).heartbeat_timeout)
         try:
-            requeue = client.register_script(_REQUEUE_ABANDONED_SCRIPT)
+            requeue = self._client(broker).register_script(_REQUEUE_ABANDONED_SCRIPT)
             args: list[str | int] = [NAMESPACE, deadline, queue, f"{queue}.DQ"]
             return int(requeue(keys=[f"{NAMESPACE}:__heartbeats__"], args=args))
         except redis.exceptions.RedisError as error:
