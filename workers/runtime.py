@@ -12,10 +12,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from itertools import pairwise
 from typing import Any
 
 import dramatiq
 import structlog
+from dramatiq.actor import ActorDecorator
 from dramatiq.middleware import (
     AgeLimit,
     Callbacks,
@@ -43,11 +45,27 @@ from workers.metrics import WorkerMetrics
 from workers.sharedloop import SharedLoop
 from workers.termination import RepeatedTermination
 
-__all__ = ["ACTOR_NAME", "GaveUp", "WorkerRuntime", "current", "delivery_ref", "install"]
+__all__ = [
+    "ACTOR_NAME",
+    "BUNDLE_ACTOR_NAME",
+    "GIVEN_UP_OPTION",
+    "GaveUp",
+    "WorkerRuntime",
+    "bundles",
+    "current",
+    "delivery_ref",
+    "install",
+]
 
 log = structlog.get_logger(__name__)
 
 ACTOR_NAME = "ingest_file"
+#: The actor of a message that carries several files (``broker.bundle_size``).
+BUNDLE_ACTOR_NAME = "ingest_files"
+#: A message option: this one-file message continues a bundle's file that was
+#: given up on, and is dead-lettered on arrival with the option's text as the
+#: reason — so every dead letter names one file, whatever message it came in.
+GIVEN_UP_OPTION = "fitsflow_given_up"
 #: Dramatiq's own time limit is a backstop behind the actor's, which records
 #: the job as failed; this margin lets the actor's fire first.
 TIME_LIMIT_MARGIN_SECONDS = 30.0
@@ -110,15 +128,19 @@ class WorkerRuntime:
         self.adapter: BrokerAdapter = adapter_for(settings.broker.url)
         self.broker = self.adapter.build(settings.broker, self._middleware())
         self.queue = settings.broker.queue
-        from workers.actors import ingest_file
+        from workers.actors import ingest_file, ingest_files
 
-        declare = dramatiq.actor(
-            broker=self.broker,
-            actor_name=ACTOR_NAME,
-            queue_name=self.queue,
-            time_limit=int((settings.worker.time_limit_seconds + TIME_LIMIT_MARGIN_SECONDS) * 1000),
-        )
-        self.actor = declare(ingest_file)
+        # A bundle's files run side by side, each under the actor's own time
+        # limit, so the bundle's backstop is a single file's.
+        time_limit = int((settings.worker.time_limit_seconds + TIME_LIMIT_MARGIN_SECONDS) * 1000)
+
+        def declare(name: str) -> ActorDecorator:
+            return dramatiq.actor(
+                broker=self.broker, actor_name=name, queue_name=self.queue, time_limit=time_limit
+            )
+
+        self.actor: dramatiq.Actor[..., None] = declare(ACTOR_NAME)(ingest_file)
+        self.bundle_actor: dramatiq.Actor[..., None] = declare(BUNDLE_ACTOR_NAME)(ingest_files)
         self.database: Database | None = database
         self._service: IngestService | None = None
         self._lock: asyncio.Lock | None = None
@@ -189,20 +211,43 @@ class WorkerRuntime:
 
     @property
     def batch_size(self) -> int:
-        """How many undelayed messages :meth:`send_batch` sends at once."""
-        return self.adapter.batch_size
+        """How many undelayed messages :meth:`send_batch` sends at once: as many
+        bundles as the broker takes in one call."""
+        return self.adapter.batch_size * self.settings.broker.bundle_size
 
     def send_batch(self, messages: Sequence[IngestMessage]) -> list[str]:
         """Put undelayed ``messages`` on the queue: all of them, or none and
-        BrokerUnavailable when the broker is down. Their ids, in order."""
+        BrokerUnavailable when the broker is down. Their ids, in order.
+
+        Up to ``broker.bundle_size`` files travel in one message: each
+        message's fetch, hand-offs and acknowledgement are shared by its
+        files. A file's id is its bundle's.
+        """
         if any(message.delay_seconds for message in messages):
             raise ValueError("send_batch takes undelayed messages; send() the others")
+        grouped = bundles(messages, self.settings.broker.bundle_size)
         with self._translated():
-            sent = self.adapter.enqueue_batch(
-                self.broker,
-                [self.actor.message_with_options(args=_arguments(m)) for m in messages],
-            )
-        return [delivery_ref(message) for message in sent]
+            sent = self.adapter.enqueue_batch(self.broker, [self._carrying(b) for b in grouped])
+        return [delivery_ref(m) for m, bundle in zip(sent, grouped, strict=True) for _ in bundle]
+
+    def _carrying(self, bundle: Sequence[IngestMessage]) -> dramatiq.Message[Any]:
+        if len(bundle) == 1:
+            return self.actor.message_with_options(args=_arguments(bundle[0]))
+        jobs = [list(_arguments(message)) for message in bundle]
+        return self.bundle_actor.message_with_options(args=(jobs,))
+
+    def send_on_its_own(
+        self, message: IngestMessage, *, retries: int, delay_ms: int | None, given_up: str | None
+    ) -> str:
+        """Send a bundle's file on as a message of its own, as Dramatiq's retry
+        middleware sends a retry: ``retries`` spent, after ``delay_ms``; with
+        ``given_up``, one that is dead-lettered on arrival for that reason."""
+        options: dict[str, Any] = {"retries": retries}
+        if given_up is not None:
+            options[GIVEN_UP_OPTION] = given_up
+        with self._translated():
+            sent = self.actor.send_with_options(args=_arguments(message), delay=delay_ms, **options)
+        return delivery_ref(sent)
 
     @contextmanager
     def _translated(self) -> Iterator[None]:
@@ -231,6 +276,16 @@ class WorkerRuntime:
 def _arguments(message: IngestMessage) -> tuple[Any, ...]:
     """The ingest actor's arguments for ``message``."""
     return (message.job_id, message.path, message.size, message.mtime_ns, message.root)
+
+
+def bundles(messages: Sequence[IngestMessage], size: int) -> list[list[IngestMessage]]:
+    """``messages`` in order, in as few bundles of at most ``size`` as they
+    fit, their sizes as even as can be (a burst's last bundle is not a straggler)."""
+    if not messages:
+        return []
+    count = -(-len(messages) // max(1, size))
+    bounds = [len(messages) * i // count for i in range(count + 1)]
+    return [list(messages[a:b]) for a, b in pairwise(bounds)]
 
 
 def delivery_ref(message: dramatiq.Message[Any]) -> str:

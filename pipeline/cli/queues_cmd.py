@@ -88,7 +88,12 @@ def print_queues(document: Queues) -> None:
 
 
 def _print_figures(console: Console, broker: str, figures: list[QueueFigures]) -> None:
-    table = Table(title=f"queues ({broker})")
+    table = Table(
+        title=f"queues ({broker})",
+        # A burst's files travel several to a message (broker.bundle_size):
+        # the broker counts messages, the jobs line below counts files.
+        caption="messages; a burst's files travel several to a message (jobs: files)",
+    )
     for column in ("queue", "ready", "delayed", "in flight", "dead", "oldest wait"):
         table.add_column(column, justify="left" if column == "queue" else "right")
     notes: list[str] = []

@@ -1,6 +1,7 @@
 """The ingest actor on a real Dramatiq worker (memory broker, worker threads):
 outcomes recorded, permanent errors never retried, transient ones retried
-with the job showing it, redelivery a no-op."""
+with the job showing it, redelivery a no-op; a bundle's files each ending as
+they would have alone."""
 
 from __future__ import annotations
 
@@ -100,16 +101,18 @@ async def test_redelivered_message_for_a_finished_job_is_a_no_op(
 
 
 class FlakyParser:
-    """Reads files for real, but the first ``failures`` reads of each path
-    find it still being written (the transient fault a slow writer causes)."""
+    """Reads files for real, but the first ``failures`` reads of each path (of
+    those in ``only``, if given) find it still being written (the transient
+    fault a slow writer causes)."""
 
-    def __init__(self, failures: int) -> None:
+    def __init__(self, failures: int, only: set[Path] | None = None) -> None:
         self.failures = failures
+        self.only = {str(path) for path in only} if only is not None else None
         self.calls: dict[str, int] = {}
 
     def __call__(self, path: str, limits: Any, roots: Any) -> ParsedFile:
         self.calls[path] = self.calls.get(path, 0) + 1
-        if self.calls[path] <= self.failures:
+        if self.calls[path] <= self.failures and (self.only is None or path in self.only):
             raise FileNotComplete(f"{path} changed while it was read")
         return parse_file(path, limits, roots)
 
@@ -222,3 +225,72 @@ async def test_a_message_past_its_time_limit_fails_the_job(
     assert job is not None and job.state.value == "failed" and job.error_code == "limit_exceeded"
     assert job.error_details == {"limit": "time_limit_seconds", "value": 0.5}
     assert [a.outcome for a in attempts] == ["failed"]
+
+
+async def _message_groups(database: Database) -> list[int]:
+    """How many jobs share each message id, largest first."""
+    rows = await database.fetch_all(
+        "SELECT COUNT(*) AS n FROM jobs GROUP BY message_id ORDER BY COUNT(*) DESC"
+    )
+    return [int(row["n"]) for row in rows]
+
+
+async def test_a_bursts_files_travel_in_bundles_and_each_ends_as_it_would_alone(
+    migrated_database_url: str, database: Database, tmp_path: Path
+) -> None:
+    good = [write_fits(tmp_path / f"good-{i}.fits", i) for i in range(8)]
+    bad = tmp_path / "bad.fits"
+    bad.write_bytes(b"<html>gateway timeout</html>")
+    slow = write_fits(tmp_path / "slow.fits", 8)
+    runtime = install(_settings(migrated_database_url), parser=FlakyParser(1, only={slow}))
+    assert runtime.settings.broker.bundle_size == 8  # the default
+    admitted = await Admission(database, runtime, [tmp_path]).admit(
+        [seen(p) for p in [*good, bad, slow]]
+    )
+    # Ten files sent at once: two messages (the memory broker takes one
+    # message a call, so the outbox hands it eight files, then two), each job
+    # naming its message.
+    assert runtime.adapter.depth(runtime.broker, runtime.queue).ready == 2
+    assert await _message_groups(database) == [8, 2]
+    for _ in _run_worker(runtime):
+        await _wait_until_finished(database, 10)
+        runtime.broker.join(runtime.queue)  # type: ignore[attr-defined]
+    by_id = {}
+    async with database.transaction(write=False) as tx:
+        for job_id in admitted:
+            job = await jobs.get_job(tx, job_id)
+            assert job is not None
+            by_id[job.path] = (job, [a.outcome for a in await jobs.list_attempts(tx, job_id)])
+    assert {by_id[str(p)][1] == ["succeeded"] for p in good} == {True}
+    assert (by_id[str(bad)][0].error_code, by_id[str(bad)][1]) == ("not_fits", ["failed"])
+    # The slow file was retried on its own, after its backoff, and then succeeded.
+    assert by_id[str(slow)][1] == ["retrying", "succeeded"]
+    assert int(await database.fetch_value("SELECT COUNT(*) FROM products")) == 9
+    assert runtime.broker.dead_letters == []  # type: ignore[attr-defined]
+
+
+async def test_a_bundles_file_given_up_on_is_dead_lettered_alone(
+    migrated_database_url: str, database: Database, tmp_path: Path
+) -> None:
+    files = [write_fits(tmp_path / f"f-{i}.fits", i) for i in range(6)]
+    doomed = files[2]
+    parser = FlakyParser(99, only={doomed})  # transient, and no retry allowed:
+    runtime = install(_settings(migrated_database_url, max_retries=0), parser=parser)
+    for _ in _run_worker(runtime):
+        admitted = await Admission(database, runtime, [tmp_path]).admit([seen(p) for p in files])
+        await _wait_until_finished(database, 6)
+        deadline = time.monotonic() + 10
+        while not runtime.broker.dead_letters and time.monotonic() < deadline:  # type: ignore[attr-defined]
+            await asyncio.sleep(0.05)
+        runtime.broker.join(runtime.queue)  # type: ignore[attr-defined]
+    # One dead letter, for the one file, as if it had come alone.
+    [letter] = runtime.broker.dead_letters  # type: ignore[attr-defined]
+    doomed_id = admitted[files.index(doomed)]
+    assert letter.actor_name == "ingest_file"
+    assert list(letter.args[:2]) == [doomed_id, str(doomed)]
+    async with database.transaction(write=False) as tx:
+        states = {job_id: await jobs.get_job(tx, job_id) for job_id in admitted}
+    assert states[doomed_id] is not None and states[doomed_id].error_code == "file_not_complete"
+    others = [job for job_id, job in states.items() if job_id != doomed_id]
+    assert {job.state.value for job in others if job is not None} == {"succeeded"}
+    assert parser.calls[str(doomed)] == 1  # never read again

@@ -22,6 +22,7 @@ from tests.support.databases import _execute, _run_isolated, postgres_url_for
 from tests.support.drops import corpus, write_now, write_slowly, write_then_rename
 from tests.support.processes import (
     FitsflowProcess,
+    catalogue_facts,
     fitsflow_env,
     processes_gone,
     wait_for_catalogue,
@@ -241,7 +242,8 @@ def test_a_killed_workers_fetched_files_go_to_another_worker_in_seconds(
     Redis: they exist, so the reconciler trusted them to arrive, and Dramatiq
     puts them back only in a random 1 in 1,000 of its commands — on a quiet
     queue, many minutes. The reconciler puts them back once the worker's
-    heartbeat is older than the timeout (3 s here)."""
+    heartbeat is older than the timeout (3 s here). A scenario test: the
+    reconciler's part is checked alone in test_outbox."""
     with private_redis() as redis_server:
         root = tmp_path / "inbox"
         root.mkdir()
@@ -253,14 +255,20 @@ def test_a_killed_workers_fetched_files_go_to_another_worker_in_seconds(
             deployment.start_watcher()
             assert deployment.watcher is not None
             deployment.watcher.wait_log('"scan finished"')
+            files = corpus(300, seed=53)
+            for name, data in files:
+                write_now(root / name, data)
+            # Every file admitted and its message waiting before the worker
+            # starts, so that it holds messages whenever it is killed.
+            deadline = time.monotonic() + 60
+            while catalogue_facts(fresh_postgres_database)["states"].get("queued", 0) < 300:
+                assert time.monotonic() < deadline, "the watcher did not admit the files"
+                time.sleep(0.2)
             # One thread: it fetches two messages at a time, and holds them.
             doomed = FitsflowProcess(
                 ["worker", "--processes", "1", "--threads", "1"], env, tmp_path / "doomed.log"
             ).start()
             deployment.workers[0] = doomed
-            files = corpus(300, seed=53)
-            for name, data in files:
-                write_now(root / name, data)
             doomed.wait_log('"job succeeded"')
             os.killpg(doomed.pid, signal.SIGKILL)
             survivor = deployment.start_worker(1)
@@ -268,8 +276,10 @@ def test_a_killed_workers_fetched_files_go_to_another_worker_in_seconds(
                 fresh_postgres_database, len(files), 60, watch=[deployment.watcher, survivor]
             )
             _assert_exactly(facts, root, files)
-            log = deployment.watcher.log.read_text(errors="replace")
-            assert '"messages of stopped workers put back on the queue"' in log
+            # Usually the reconciler's doing ("messages of stopped workers put
+            # back on the queue" in the watcher's log); the survivor's fetches
+            # run Dramatiq's own maintenance once in 1,000, which now and then
+            # wins the race. test_outbox checks the reconciler's part alone.
         finally:
             deployment.stop()
 

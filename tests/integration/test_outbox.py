@@ -26,9 +26,14 @@ from workers.runtime import WorkerRuntime
 pytestmark = pytest.mark.redis
 
 
-def _runtime(database: Database, broker_url: str) -> WorkerRuntime:
+def _runtime(database: Database, broker_url: str, bundle_size: int = 1) -> WorkerRuntime:
+    """A runtime sending a message a file unless told otherwise: these tests
+    count what the broker holds per job."""
     settings = Settings.model_validate(
-        {"database": {"url": database.url}, "broker": {"url": broker_url}}
+        {
+            "database": {"url": database.url},
+            "broker": {"url": broker_url, "bundle_size": bundle_size},
+        }
     )
     return WorkerRuntime(settings)
 
@@ -38,16 +43,20 @@ async def _job_states(database: Database) -> list[tuple[str, bool]]:
     return [(str(row["state"]), row["enqueued_at"] is not None) for row in rows]
 
 
-async def test_admission_commits_jobs_then_sends_one_message_each(
-    database: Database, tmp_path: Path
+@pytest.mark.parametrize(("bundle_size", "messages"), [(1, 3), (2, 2), (8, 1)])
+async def test_admission_commits_jobs_then_sends_their_messages(
+    database: Database, tmp_path: Path, bundle_size: int, messages: int
 ) -> None:
-    runtime = _runtime(database, "memory://")
+    runtime = _runtime(database, "memory://", bundle_size)
     files = [write_fits(tmp_path / f"{i}.fits", i) for i in range(3)]
     admission = Admission(database, runtime, [tmp_path])
     job_ids = await admission.admit([seen(path) for path in files])
     assert len(job_ids) == 3
     assert await _job_states(database) == [("queued", True)] * 3
-    assert runtime.adapter.depth(runtime.broker, runtime.queue).ready == 3
+    # Up to bundle_size files a message; every job names the message it is in.
+    assert runtime.adapter.depth(runtime.broker, runtime.queue).ready == messages
+    named = await database.fetch_value("SELECT COUNT(DISTINCT message_id) FROM jobs")
+    assert int(named) == messages
     # The same files seen again (a rescan, a second event) admit nothing new.
     assert await admission.admit([seen(path) for path in files]) == []
     async with database.transaction(write=False) as tx:
@@ -78,11 +87,12 @@ async def test_jobs_admitted_while_the_broker_is_down_are_sent_when_it_returns(
         assert await reconciler.run_once(later) == 0
 
 
+@pytest.mark.parametrize(("bundle_size", "resent_as"), [(1, 3), (8, 1)])
 async def test_messages_lost_by_a_broker_restart_are_sent_again(
-    database: Database, tmp_path: Path
+    database: Database, tmp_path: Path, bundle_size: int, resent_as: int
 ) -> None:
     with private_redis() as redis_server:
-        runtime = _runtime(database, redis_server.url)
+        runtime = _runtime(database, redis_server.url, bundle_size)
         admission = Admission(database, runtime, [tmp_path])
         files = [write_fits(tmp_path / f"{i}.fits", i) for i in range(3)]
         await admission.admit([seen(path) for path in files])
@@ -92,8 +102,9 @@ async def test_messages_lost_by_a_broker_restart_are_sent_again(
         assert await reconciler.run_once(soon) == 0  # the messages are still in Redis
         redis_server.restart()  # no persistence: every message is gone
         assert runtime.adapter.depth(runtime.broker, runtime.queue).ready == 0
-        assert await reconciler.run_once(soon) == 3
-        assert runtime.adapter.depth(runtime.broker, runtime.queue).ready == 3
+        assert await reconciler.run_once(soon) == 3  # every job, in as many messages as fit
+        assert runtime.adapter.depth(runtime.broker, runtime.queue).ready == resent_as
+        assert await reconciler.run_once(soon) == 0  # and now they are there
 
 
 async def test_messages_a_dead_worker_had_fetched_go_back_on_the_queue(
