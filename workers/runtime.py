@@ -33,6 +33,7 @@ from pipeline import metrics
 from pipeline.db import Database, open_database
 from pipeline.errors import BrokerUnavailable, is_transient
 from pipeline.ingest.parse import parse_file
+from pipeline.ingest.parsing import SMALL_FILE_BYTES
 from pipeline.ingest.service import IngestService, Parser
 from pipeline.outbox import IngestMessage
 from pipeline.retrypolicy import RetryPolicy
@@ -228,7 +229,12 @@ class WorkerRuntime:
         grouped = bundles(messages, self.settings.broker.bundle_size)
         with self._translated():
             sent = self.adapter.enqueue_batch(self.broker, [self._carrying(b) for b in grouped])
-        return [delivery_ref(m) for m, bundle in zip(sent, grouped, strict=True) for _ in bundle]
+        refs = {
+            id(message): delivery_ref(carrier)
+            for carrier, bundle in zip(sent, grouped, strict=True)
+            for message in bundle
+        }
+        return [refs[id(message)] for message in messages]
 
     def _carrying(self, bundle: Sequence[IngestMessage]) -> dramatiq.Message[Any]:
         if len(bundle) == 1:
@@ -278,14 +284,25 @@ def _arguments(message: IngestMessage) -> tuple[Any, ...]:
     return (message.job_id, message.path, message.size, message.mtime_ns, message.root)
 
 
-def bundles(messages: Sequence[IngestMessage], size: int) -> list[list[IngestMessage]]:
-    """``messages`` in order, in as few bundles of at most ``size`` as they
-    fit, their sizes as even as can be (a burst's last bundle is not a straggler)."""
-    if not messages:
-        return []
-    count = -(-len(messages) // max(1, size))
-    bounds = [len(messages) * i // count for i in range(count + 1)]
-    return [list(messages[a:b]) for a, b in pairwise(bounds)]
+def bundles(
+    messages: Sequence[IngestMessage], size: int, small_bytes: int = SMALL_FILE_BYTES
+) -> list[list[IngestMessage]]:
+    """``messages`` in bundles of at most ``size``: the small files in order, in
+    as few bundles as they fit, sizes as even as can be (a burst's last bundle
+    is not a straggler); then each larger file (over ``small_bytes``, or of
+    unknown size) alone.
+
+    A large file is read alone anyway, and a bundle's files wait for the same
+    few reading threads under each file's time limit: bundling large ones
+    would multiply that wait by ``size``.
+    """
+    small = [m for m in messages if m.size is not None and m.size <= small_bytes]
+    alone = [[m] for m in messages if m.size is None or m.size > small_bytes]
+    if not small:
+        return alone
+    count = -(-len(small) // max(1, size))
+    bounds = [len(small) * i // count for i in range(count + 1)]
+    return [small[a:b] for a, b in pairwise(bounds)] + alone
 
 
 def delivery_ref(message: dramatiq.Message[Any]) -> str:

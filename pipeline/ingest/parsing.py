@@ -36,7 +36,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Generic, TypeVar
 
-__all__ = ["Outcome", "ParseGroups", "ReadingRefused", "refused"]
+__all__ = ["SMALL_FILE_BYTES", "Outcome", "ParseGroups", "ReadingRefused", "refused"]
 
 T = TypeVar("T")
 Roots = Sequence[Path] | None

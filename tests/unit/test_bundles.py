@@ -17,25 +17,40 @@ from workers.runtime import bundles, retry_when
 WORKER = WorkerSettings(max_retries=3, min_backoff_seconds=0.5, max_backoff_seconds=4.0)
 
 
-def _messages(count: int) -> list[IngestMessage]:
-    return [IngestMessage(i, f"/data/{i}.fits", 2880, i, "/data") for i in range(count)]
+def _messages(sizes: list[int | None]) -> list[IngestMessage]:
+    return [IngestMessage(i, f"/data/{i}.fits", size, i, "/data") for i, size in enumerate(sizes)]
 
 
-@given(count=st.integers(0, 500), size=st.integers(1, 64))
-def test_bundles_keep_every_file_once_in_order_in_as_few_even_bundles_as_fit(
-    count: int, size: int
+SMALL = 4 * 1024 * 1024
+sizes = st.one_of(st.none(), st.integers(0, 2 * SMALL), st.integers(0, 30_000))
+
+
+@given(sizes=st.lists(sizes, max_size=300), size=st.integers(1, 64))
+def test_bundles_keep_every_file_once_small_ones_in_order_in_as_few_even_bundles_as_fit(
+    sizes: list[int | None], size: int
 ) -> None:
-    messages = _messages(count)
-    grouped = bundles(messages, size)
-    assert [m for bundle in grouped for m in bundle] == messages
-    assert len(grouped) == -(-count // size)
-    assert all(1 <= len(bundle) <= size for bundle in grouped)
-    if grouped:
-        assert max(map(len, grouped)) - min(map(len, grouped)) <= 1
+    messages = _messages(sizes)
+    grouped = bundles(messages, size, small_bytes=SMALL)
+    assert sorted(m.job_id for bundle in grouped for m in bundle) == list(range(len(messages)))
+    small = [m for m in messages if m.size is not None and m.size <= SMALL]
+    shared = [bundle for bundle in grouped if bundle[0] in small]
+    assert [m for bundle in shared for m in bundle] == small  # in order, only small ones
+    assert len(shared) == -(-len(small) // size)
+    assert all(1 <= len(bundle) <= size for bundle in shared)
+    if shared:
+        assert max(map(len, shared)) - min(map(len, shared)) <= 1
+    # Larger files, and files of unknown size, each travel alone.
+    assert len(grouped) - len(shared) == len(messages) - len(small)
 
 
 def test_a_bundle_size_of_one_is_a_message_a_file() -> None:
-    assert bundles(_messages(3), 1) == [[m] for m in _messages(3)]
+    messages = _messages([2880, 2880, 2880])
+    assert bundles(messages, 1) == [[m] for m in messages]
+
+
+def test_a_large_file_travels_alone_beside_a_bundle_of_small_ones() -> None:
+    small, large, unknown, other = _messages([2880, 5 * SMALL, None, 5760])
+    assert bundles([small, large, unknown, other], 8) == [[small, other], [large], [unknown]]
 
 
 def test_a_finished_job_or_one_another_worker_has_goes_no_further() -> None:
