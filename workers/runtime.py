@@ -220,9 +220,9 @@ class WorkerRuntime:
         """Put undelayed ``messages`` on the queue: all of them, or none and
         BrokerUnavailable when the broker is down. Their ids, in order.
 
-        Up to ``broker.bundle_size`` files travel in one message: each
-        message's fetch, hand-offs and acknowledgement are shared by its
-        files. A file's id is its bundle's.
+        Up to ``broker.bundle_size`` small files travel in one message (see
+        :func:`bundles`): each message's fetch, hand-offs and acknowledgement
+        are shared by its files. A file's id is its bundle's.
         """
         if any(message.delay_seconds for message in messages):
             raise ValueError("send_batch takes undelayed messages; send() the others")
