@@ -171,8 +171,10 @@ class BrokerSettings(BaseModel):
     #: lease, attempt and outcome; a file of a bundle that must be retried or
     #: dead-lettered goes on as a message of its own.
     #: Measured on 2 cores (4,000-image bursts, alternating, 2 workers): 1
-    #: file a message 913-1,170 files/s, 4 1,180-1,342, 8 1,197-1,519, 16
-    #: 1,139-1,197 (fewer, longer messages balance worse across workers).
+    #: file a message 927-1,170 files/s, 8 977-1,409; with each process's
+    #: prefetch scaled to the bundle (see pipeline.cli.dramatiq_workers) 8
+    #: 1,283-1,372, 16 1,310-1,409, 4 1,118-1,314; embedded 1,363-1,493 → 8
+    #: 2,046-2,068.
     bundle_size: int = Field(default=8, ge=1, le=256)
 
     @field_validator("url")

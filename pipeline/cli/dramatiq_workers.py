@@ -25,7 +25,7 @@ from pathlib import Path
 
 from pipeline.settings import Settings
 
-__all__ = ["exec_workers", "main", "multiprocess_dir_for"]
+__all__ = ["exec_workers", "main", "multiprocess_dir_for", "queue_prefetch"]
 
 
 def multiprocess_dir_for(settings: Settings) -> Path:
@@ -41,6 +41,17 @@ def multiprocess_dir_for(settings: Settings) -> Path:
     return Path(tempfile.gettempdir()) / name
 
 
+def queue_prefetch(threads: int, bundle_size: int) -> int:
+    """Messages a worker process may hold: as many files as Dramatiq's default
+    (twice its threads) would hold at a file a message.
+
+    Dramatiq counts messages; with a burst's files several to a message its
+    default would let one process take ``bundle_size`` times as many files,
+    most of a burst, while another process idles.
+    """
+    return max(2, -(-2 * threads // max(1, bundle_size)))
+
+
 def _empty(directory: Path) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     for stale in directory.glob("*.db"):
@@ -54,6 +65,9 @@ def exec_workers(settings: Settings, config: Path | None) -> None:
     environment["FITSFLOW_BROKER_URL"] = settings.broker.url
     if config is not None:
         environment["FITSFLOW_CONFIG"] = str(config.resolve())
+    # Read by Dramatiq when its worker module is imported; an operator's own wins.
+    prefetch = queue_prefetch(settings.worker.threads, settings.broker.bundle_size)
+    environment.setdefault("dramatiq_queue_prefetch", str(prefetch))
     if settings.metrics.worker_port is not None:
         directory = multiprocess_dir_for(settings)
         _empty(directory)

@@ -45,6 +45,7 @@ import pipeline.cli.app as cli_app
 import pipeline.cli.services_cmd as services_cmd
 from pipeline.api import ApiServer, NullBrokerProbe, create_app
 from pipeline.api.routes import open_router
+from pipeline.cli.dramatiq_workers import queue_prefetch
 from pipeline.db import migrate, open_database
 from pipeline.settings import (
     DEFAULT_CONFIG_FILE,
@@ -358,6 +359,9 @@ def test_worker_execs_dramatiq_with_the_compose_settings(
     # The Dramatiq processes load their settings from that environment.
     child = load_settings()
     assert argv[argv.index("--threads") + 1] == str(child.worker.threads)
+    # Each process holds as many files as at a file a message, not a bundle's worth more.
+    prefetch = queue_prefetch(child.worker.threads, child.broker.bundle_size)
+    assert captured.exec_env["dramatiq_queue_prefetch"] == str(prefetch)
     # Compose runs the threads and pool the benchmarks measure (bench scale:
     # no pool exhaustion at them), not a hand-tuned pair of its own.
     assert (child.worker.threads, child.database.pool_max_size) == (
