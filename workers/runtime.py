@@ -223,12 +223,21 @@ class WorkerRuntime:
         Up to ``broker.bundle_size`` small files travel in one message (see
         :func:`bundles`): each message's fetch, hand-offs and acknowledgement
         are shared by its files. A file's id is its bundle's.
+
+        Files that travel alone can make more messages than the broker takes
+        in one call; those go in several calls, and a broker lost between two
+        leaves the first calls' files sent but unrecorded — the reconciler
+        sends them again, a duplicate their job's claim makes a no-op.
         """
         if any(message.delay_seconds for message in messages):
             raise ValueError("send_batch takes undelayed messages; send() the others")
         grouped = bundles(messages, self.settings.broker.bundle_size)
+        carriers = [self._carrying(bundle) for bundle in grouped]
+        step = self.adapter.batch_size
+        sent: list[dramatiq.Message[Any]] = []
         with self._translated():
-            sent = self.adapter.enqueue_batch(self.broker, [self._carrying(b) for b in grouped])
+            for first in range(0, len(carriers), step):
+                sent += self.adapter.enqueue_batch(self.broker, carriers[first : first + step])
         refs = {
             id(message): delivery_ref(carrier)
             for carrier, bundle in zip(sent, grouped, strict=True)

@@ -232,3 +232,21 @@ async def test_delayed_messages_are_sent_one_by_one(database: Database) -> None:
     sender = _FailingSecondBatch()
     sent = await send_all(database, sender, [_message(1, 5.0), _message(2), _message(3, 1.0)])
     assert sent == 3 and sender.batches == [[2]] and sorted(sender.single) == [1, 3]
+
+
+def test_a_full_batch_of_files_too_large_to_share_a_message_is_sent_whole(
+    database: Database,
+) -> None:
+    """As many files as the runtime takes at once, each over the size that
+    travels alone: as many messages as files, more than one Redis call takes."""
+    with private_redis() as redis_server:
+        runtime = _runtime(database, redis_server.url, bundle_size=8)
+        large = 5 * 1024 * 1024
+        messages = [
+            IngestMessage(i, f"/data/{i}.fits", large, 1, "/data")
+            for i in range(runtime.batch_size)
+        ]
+        assert len(messages) > runtime.adapter.batch_size
+        ids = runtime.send_batch(messages)
+        assert len(set(ids)) == len(messages)
+        assert runtime.adapter.depth(runtime.broker, runtime.queue).ready == len(messages)
