@@ -10,6 +10,7 @@ counters. Both endpoints ask for the API token when reads are protected.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -34,6 +35,21 @@ def redis_url() -> Iterator[str]:
         yield server.url
 
 
+async def _registered_workers(database_url: str) -> int:
+    async with opened_database(database_url) as database:
+        rows = await database.fetch_all("SELECT id FROM workers")
+    return len(rows)
+
+
+def _wait_for_workers(database_url: str, count: int, process: FitsflowProcess) -> None:
+    """Wait until ``count`` worker processes have booted (their heartbeat rows)."""
+    deadline = time.monotonic() + 60
+    while (found := asyncio.run(_registered_workers(database_url))) < count:
+        process.require_alive()
+        assert time.monotonic() < deadline, f"{found} of {count} worker processes booted"
+        time.sleep(0.2)
+
+
 async def _jobs_per_worker(database_url: str) -> dict[str, int]:
     async with opened_database(database_url) as database:
         rows = await database.fetch_all("SELECT worker, COUNT(*) AS n FROM jobs GROUP BY worker")
@@ -56,6 +72,9 @@ def test_worker_processes_are_added_up_and_the_watch_node_reports(
         FITSFLOW_DATABASE_POOL_MAX_SIZE=str(POOL_MAX_SIZE),
         FITSFLOW_API_TOKEN=TOKEN,
         FITSFLOW_API_PROTECT_READS="true",
+        # A file a message: the test needs both processes to take some, and
+        # 60 files in a few bundles can all go to whichever looks first.
+        FITSFLOW_BROKER_BUNDLE_SIZE="1",
     )
     worker = FitsflowProcess(
         ["worker", "--processes", "2", "--threads", "1"], env, tmp_path / "worker.log"
@@ -68,6 +87,7 @@ def test_worker_processes_are_added_up_and_the_watch_node_reports(
             wait_for_samples(url, lambda _: True, token=TOKEN, alive=process.require_alive)
             assert status_of(url) == 403 and status_of(url, "wrong" + TOKEN) == 403
         watch.wait_log('"watching"')
+        _wait_for_workers(migrated_database_url, 2, worker)
         for index in range(FILES):
             write_fits(root / f"image{index:03d}.fits", index)
         wait_for_catalogue(migrated_database_url, FILES, 120, watch=[worker, watch])
