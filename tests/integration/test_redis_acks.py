@@ -8,6 +8,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import dramatiq
 import pytest
@@ -15,7 +16,7 @@ import redis
 from dramatiq.errors import ConnectionClosed
 
 from tests.support.servers import PrivateRedis, private_redis
-from workers.brokers.redis_acks import AckBatchingRedisBroker
+from workers.brokers.redis_acks import IDLE_POLL_MAX_MS, AckBatchingRedisBroker
 
 pytestmark = pytest.mark.redis
 
@@ -173,6 +174,67 @@ def test_a_consumer_closed_puts_back_what_it_fetched_but_never_handed_over(
     ready = {m.decode() for m in client.lrange(f"dramatiq:{QUEUE}", 0, -1)}
     assert handed.options["redis_message_id"] not in ready
     assert client.hlen(f"dramatiq:{QUEUE}.msgs") == 10
+
+
+def _turns_until_a_message(consumer: Any, seconds: float = 5.0) -> tuple[Any, float]:
+    """Turn ``consumer`` as Dramatiq's consumer thread does until it hands a
+    message over: the message and the seconds it took."""
+    start = time.monotonic()
+    while time.monotonic() - start < seconds:
+        message = next(consumer)
+        if message is not None:
+            return message, time.monotonic() - start
+    raise AssertionError(f"no message in {seconds}s")
+
+
+def _turn_for(consumer: Any, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert next(consumer) is None
+
+
+def test_a_full_consumer_fetches_again_as_soon_as_a_message_ends(
+    redis_server: PrivateRedis,
+) -> None:
+    """Dramatiq's consumer, its prefetch full, sleeps ever longer (up to the
+    worker timeout) as if the queue were empty; the slot a finished message
+    frees stayed empty until it woke — hundreds of milliseconds of an idle
+    thread beside a waiting queue."""
+    broker = _broker(redis_server.url)
+
+    @dramatiq.actor(broker=broker, queue_name=QUEUE)
+    def noop(i: int) -> None: ...
+
+    noop.send(1)
+    noop.send(2)
+    consumer = broker.consume(QUEUE, prefetch=1, timeout=1_000)
+    first, _ = _turns_until_a_message(consumer)
+    _turn_for(consumer, 1.5)  # a long message: the consumer is full all along
+    threading.Timer(0.05, consumer.ack, [first]).start()
+    second, waited = _turns_until_a_message(consumer)
+    assert tuple(second.args) == (2,)
+    assert waited < 0.25, f"the freed slot stayed empty {waited:.3f}s"
+    consumer.ack(second)
+    consumer.close()
+
+
+def test_an_idle_consumer_sees_a_new_message_within_its_poll_interval(
+    redis_server: PrivateRedis,
+) -> None:
+    """Dramatiq's idle consumer looks every worker timeout (1 s at its
+    default); a file arriving on a quiet queue waited up to that long."""
+    broker = _broker(redis_server.url)
+
+    @dramatiq.actor(broker=broker, queue_name=QUEUE)
+    def noop(i: int) -> None: ...
+
+    consumer = broker.consume(QUEUE, prefetch=4, timeout=1_000)
+    _turn_for(consumer, 1.5)  # idle long enough to back off as far as it goes
+    threading.Timer(0.05, noop.send, [1]).start()
+    message, waited = _turns_until_a_message(consumer)
+    assert waited - 0.05 < IDLE_POLL_MAX_MS / 1000 + 0.15, f"seen after {waited:.3f}s"
+    consumer.ack(message)
+    consumer.close()
 
 
 def test_retries_a_worker_holds_survive_a_redis_outage(redis_server: PrivateRedis) -> None:
