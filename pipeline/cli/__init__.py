@@ -1,1 +1,27 @@
 """The ``fitsflow`` command line."""
+
+from __future__ import annotations
+
+import sys
+
+__all__ = ["INTERRUPTED", "main"]
+
+#: The exit status of a command stopped by Ctrl-C (128 + SIGINT), as shells report it.
+INTERRUPTED = 130
+
+
+def main() -> None:
+    """Console-script entry point: Ctrl-C ends it quietly from its first instant.
+
+    Importing the commands takes a second or two (astropy, pydantic, Dramatiq);
+    an interrupt then would print a long traceback from whichever import it
+    fell in. Once the command runs, Typer turns it into exit 130 itself, and
+    the services stop cleanly on their own signal handlers.
+    """
+    try:
+        from pipeline.cli.app import app
+
+        app()
+    except KeyboardInterrupt:
+        print("fitsflow: interrupted", file=sys.stderr)
+        sys.exit(INTERRUPTED)

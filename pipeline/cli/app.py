@@ -16,7 +16,7 @@ from pipeline.cli.services_cmd import api, run, watch, worker
 from pipeline.cli.state import set_log_level
 from pipeline.cli.status_cmd import status
 
-__all__ = ["app", "main"]
+__all__ = ["app"]
 
 app = typer.Typer(
     name="fitsflow",
@@ -57,8 +57,3 @@ def _root(
     ),
 ) -> None:
     set_log_level(log_level)
-
-
-def main() -> None:
-    """Console-script entry point."""
-    app()

@@ -7,8 +7,12 @@ runs its own event loop for the async drivers): call them before starting one.
 
 from __future__ import annotations
 
+import contextlib
 import io
+import signal
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import sqlalchemy.exc
@@ -70,14 +74,42 @@ def alembic_config(url: str, output: io.StringIO | None = None) -> Config:
     return config
 
 
+@contextlib.contextmanager
+def _ctrl_c_deferred() -> Iterator[None]:
+    """Hold a Ctrl-C until the block ends, then raise it.
+
+    SQLite's schema changes are not all transactional in Alembic's eyes: a
+    migration cut in half by an interrupt during a first start could leave
+    a file the next start cannot migrate. Only the main thread sets signal
+    handlers; elsewhere (and where SIGINT is ignored) nothing changes.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held: list[int] = []
+    previous = signal.getsignal(signal.SIGINT)
+    if previous in (signal.SIG_IGN, None):
+        yield
+        return
+    signal.signal(signal.SIGINT, lambda number, _frame: held.append(number))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if held:
+        raise KeyboardInterrupt
+
+
 def upgrade(url: str, revision: str = "head") -> None:
-    """Migrate the database at ``url`` up to ``revision``."""
-    command.upgrade(alembic_config(url), revision)
+    """Migrate the database at ``url`` up to ``revision`` (a Ctrl-C waits for the end)."""
+    with _ctrl_c_deferred():
+        command.upgrade(alembic_config(url), revision)
 
 
 def downgrade(url: str, revision: str) -> None:
     """Migrate the database at ``url`` down to ``revision`` (``base`` for empty)."""
-    command.downgrade(alembic_config(url), revision)
+    with _ctrl_c_deferred():
+        command.downgrade(alembic_config(url), revision)
 
 
 def head_revision() -> str | None:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import inspect
+import logging
+import os
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +64,40 @@ def test_upgrade_downgrade_upgrade(empty_database_url: str) -> None:
     migrate.upgrade(url)
     assert migrate.current_revision(url) == migrate.head_revision()
     assert _tables(url) >= FITSFLOW_TABLES
+
+
+class _CtrlCAtSecondRevision(logging.Handler):
+    """Sends this process a SIGINT as Alembic starts the chain's second revision."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not self.sent and record.getMessage().startswith("Running upgrade 0001 -> 0002"):
+            self.sent = True
+            os.kill(os.getpid(), signal.SIGINT)
+
+
+def test_ctrl_c_during_an_upgrade_waits_for_its_end(empty_database_url: str) -> None:
+    url = empty_database_url
+    interrupter = _CtrlCAtSecondRevision()
+    logger = logging.getLogger("alembic.runtime.migration")
+    level = logger.level
+    logger.setLevel(logging.INFO)
+    logger.addHandler(interrupter)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            migrate.upgrade(url)
+    finally:
+        logger.removeHandler(interrupter)
+        logger.setLevel(level)
+    assert interrupter.sent
+    # The whole chain ran: the interrupt came after it, not inside it.
+    assert migrate.current_revision(url) == migrate.head_revision()
+    assert _tables(url) >= FITSFLOW_TABLES
+    # And Ctrl-C is Python's again.
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
 def test_migrated_schema_is_the_declared_schema(migrated_database_url: str) -> None:

@@ -33,7 +33,7 @@ def test_a_worker_process_collects_less_often_and_freezes_its_start_up() -> None
 # collector's state and the loop it serves on from inside.
 _SERVICE_PROBE = """
 import gc, json, os, sys, threading, time, urllib.request
-from pipeline.cli.app import main
+from pipeline.cli import main
 
 PORT = sys.argv[1]
 
