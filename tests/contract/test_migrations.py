@@ -83,21 +83,28 @@ def test_ctrl_c_during_an_upgrade_waits_for_its_end(empty_database_url: str) -> 
     url = empty_database_url
     interrupter = _CtrlCAtSecondRevision()
     logger = logging.getLogger("alembic.runtime.migration")
-    level = logger.level
+    # Earlier tests' logging set-up may have disabled or quietened the logger.
+    level, disabled = logger.level, logger.disabled
     logger.setLevel(logging.INFO)
+    logger.disabled = False
     logger.addHandler(interrupter)
+    # Run from a non-interactive shell's background job, this process ignores
+    # SIGINT; a terminal's Ctrl-C meets Python's own handler.
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         with pytest.raises(KeyboardInterrupt):
             migrate.upgrade(url)
     finally:
         logger.removeHandler(interrupter)
         logger.setLevel(level)
+        logger.disabled = disabled
+        # And Ctrl-C was Python's again once the migration ended.
+        restored = signal.signal(signal.SIGINT, before)
+    assert restored is signal.default_int_handler
     assert interrupter.sent
     # The whole chain ran: the interrupt came after it, not inside it.
     assert migrate.current_revision(url) == migrate.head_revision()
     assert _tables(url) >= FITSFLOW_TABLES
-    # And Ctrl-C is Python's again.
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
 def test_migrated_schema_is_the_declared_schema(migrated_database_url: str) -> None:
