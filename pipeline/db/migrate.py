@@ -83,14 +83,14 @@ def _ctrl_c_deferred() -> Iterator[None]:
     a file the next start cannot migrate. Only the main thread sets signal
     handlers; elsewhere (and where SIGINT is ignored) nothing changes.
     """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    held: list[int] = []
     previous = signal.getsignal(signal.SIGINT)
-    if previous in (signal.SIG_IGN, None):
+    if threading.current_thread() is not threading.main_thread() or previous in (
+        signal.SIG_IGN,
+        None,
+    ):
         yield
         return
+    held: list[int] = []  # the signals that came meanwhile
     signal.signal(signal.SIGINT, lambda number, _frame: held.append(number))
     try:
         yield

@@ -46,6 +46,8 @@ def test_ctrl_c_during_start_up_ends_the_command_without_a_traceback(
             preexec_fn=_default_sigint,
         )
     try:
+        # The signal's moment is the test's input, not a wait for a state:
+        # imports, then settings and migrations, then the service running.
         time.sleep(after_seconds)
         assert process.poll() is None, log.read_text()
         process.send_signal(signal.SIGINT)

@@ -26,13 +26,11 @@ leave in this worker's name while it lives: messages fetched but never handed
 over, and delayed messages its consumer thread dropped after a connection
 error (``_put_back_unstarted``).
 
-And it waits for work as a worker thread frees room, not as Dramatiq does.
-Dramatiq's consumer, its prefetch full, sleeps as though the queue were
-empty: exponentially longer each turn, up to the worker timeout (1 s), while
-the slots its threads free stay empty until it wakes. Here it wakes at the
-first ack or nack. And an idle consumer looks for new messages at least every
-``IDLE_POLL_MAX_MS`` rather than every second, so a file arriving on a quiet
-queue waits at most that long for a worker.
+And it sleeps at most ``POLL_MAX_MS`` between looks at its queue.
+Dramatiq's consumer, whenever it fetches nothing — its queue empty, or its
+prefetch full — sleeps exponentially longer each turn, up to the worker
+timeout (1 s): a file arriving on a quiet queue waited up to a second for a
+worker, and a slot a finished message freed stayed empty as long.
 """
 
 from __future__ import annotations
@@ -52,9 +50,9 @@ __all__ = ["AckBatchingRedisBroker", "AckSender", "RequeueBacklog"]
 
 T = TypeVar("T")
 
-#: An idle consumer's longest sleep between looks at its queue (Dramatiq's
-#: own: the worker timeout, 1 s). One script call a look: cheap for Redis.
-IDLE_POLL_MAX_MS = 100
+#: A consumer's longest sleep between looks at its queue (Dramatiq's own: the
+#: worker timeout, 1 s). One script call a look: cheap for Redis.
+POLL_MAX_MS = 100
 
 #: At most this many ids in one script call (a call blocks Redis while it runs).
 ACK_BATCH = 1_000
@@ -183,11 +181,10 @@ class _BatchedAckConsumer(_RedisConsumer):
     def __init__(
         self, broker: AckBatchingRedisBroker, queue_name: str, prefetch: int, timeout: int
     ) -> None:
-        idle_max = min(timeout, IDLE_POLL_MAX_MS)
-        super().__init__(broker, queue_name, prefetch, idle_max)  # type: ignore[no-untyped-call]
+        # Dramatiq's consumer uses its timeout only as the cap of its back-off.
+        capped = min(timeout, POLL_MAX_MS)
+        super().__init__(broker, queue_name, prefetch, capped)  # type: ignore[no-untyped-call]
         self._acks = broker.ack_sender(queue_name)
-        #: Set by worker threads as they finish a message: room to prefetch.
-        self._room = threading.Event()
         self._requeues = broker.requeue_backlog(queue_name)
         #: Delayed messages handed over and not yet acked, nacked or requeued.
         self._delayed: set[str] = set()
@@ -198,14 +195,10 @@ class _BatchedAckConsumer(_RedisConsumer):
             self._acks.ack(message.options["redis_message_id"])
         finally:
             self.queued_message_ids.discard(message.message_id)
-            self._room.set()
 
     def nack(self, message: Any) -> None:
         self._delayed.discard(message.options["redis_message_id"])
-        try:
-            super().nack(message)  # type: ignore[no-untyped-call]
-        finally:
-            self._room.set()
+        super().nack(message)  # type: ignore[no-untyped-call]
 
     def requeue(self, messages: Iterable[Any]) -> None:
         ids = [message.options["redis_message_id"] for message in messages]
@@ -219,27 +212,11 @@ class _BatchedAckConsumer(_RedisConsumer):
             self._acks.flush()
         if self._requeues.waiting:
             self._requeues.put_back(())
-        if self._full():
-            return self._wait_for_room()
         message = super().__next__()  # type: ignore[no-untyped-call]
         if message is not None and message.options.get("eta") is not None:
             # Dramatiq's consumer thread keeps it in memory until its time.
             self._delayed.add(message.options["redis_message_id"])
         return message
-
-    def _full(self) -> bool:
-        return not self.message_cache and self.outstanding_message_count >= self.prefetch
-
-    def _wait_for_room(self) -> None:
-        """Wait until a worker thread finishes a message, at most the timeout.
-
-        Returns None, as Dramatiq's consumer does after a sleep, so that its
-        consumer thread moves delayed messages whose time has come.
-        """
-        self._room.clear()
-        if self._full():  # checked again: a message may have ended before the clear
-            self._room.wait(self.timeout / 1000)
-        return None
 
     def close(self) -> None:
         try:
