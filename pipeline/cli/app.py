@@ -5,40 +5,40 @@ from __future__ import annotations
 import typer
 
 from pipeline import __version__
-from pipeline.cli import batches_cmd, db_cmd, jobs_cmd
-from pipeline.cli.dlq_cmd import app as dlq_app
-from pipeline.cli.ingest_cmd import ingest
-from pipeline.cli.products_cmd import app as products_app
-from pipeline.cli.queues_cmd import queues
-from pipeline.cli.samples_cmd import samples
-from pipeline.cli.scan_cmd import scan
-from pipeline.cli.services_cmd import api, run, watch, worker
+from pipeline.cli.lazy import LazyCommand, LazyGroup
 from pipeline.cli.state import set_log_level
-from pipeline.cli.status_cmd import status
 
 __all__ = ["app"]
 
+
+class _Fitsflow(LazyGroup):
+    # In the order ``fitsflow --help`` lists them.
+    LAZY = (
+        LazyCommand("ingest", "pipeline.cli.ingest_cmd:ingest"),
+        LazyCommand("samples", "pipeline.cli.samples_cmd:samples"),
+        LazyCommand("status", "pipeline.cli.status_cmd:status"),
+        LazyCommand("queues", "pipeline.cli.queues_cmd:queues"),
+        LazyCommand("run", "pipeline.cli.services_cmd:run"),
+        LazyCommand("watch", "pipeline.cli.services_cmd:watch"),
+        LazyCommand("worker", "pipeline.cli.services_cmd:worker"),
+        LazyCommand("api", "pipeline.cli.services_cmd:api"),
+        LazyCommand("scan", "pipeline.cli.scan_cmd:scan"),
+        LazyCommand("db", "pipeline.cli.db_cmd:app"),
+        LazyCommand("products", "pipeline.cli.products_cmd:app"),
+        LazyCommand("dlq", "pipeline.cli.dlq_cmd:app"),
+        LazyCommand("jobs", "pipeline.cli.jobs_cmd:app"),
+        LazyCommand("batches", "pipeline.cli.batches_cmd:app"),
+    )
+
+
 app = typer.Typer(
     name="fitsflow",
+    cls=_Fitsflow,
     help="Ingest FITS files dropped into watched directories into a queryable catalogue.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-app.add_typer(db_cmd.app, name="db")
-app.add_typer(products_app, name="products")
-app.command(name="ingest")(ingest)
-app.command(name="samples")(samples)
-app.command(name="status")(status)
-app.command(name="queues")(queues)
-app.add_typer(dlq_app, name="dlq")
-app.command(name="run")(run)
-app.command(name="watch")(watch)
-app.command(name="worker")(worker)
-app.command(name="api")(api)
-app.add_typer(jobs_cmd.app, name="jobs")
-app.add_typer(batches_cmd.app, name="batches")
-app.command(name="scan")(scan)
 
 
 def _version(value: bool) -> None:
