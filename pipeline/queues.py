@@ -83,6 +83,9 @@ class DeadLetter:
     created_at: datetime | None
     #: When it was dead-lettered, where the broker keeps that.
     died_at: datetime | None
+    #: Every ingest job it carries: ``job_id``'s alone, or each file of a
+    #: bundle (actor ``ingest_files``, whose ``job_id`` and ``path`` are None).
+    job_ids: tuple[int, ...] = ()
 
 
 @runtime_checkable

@@ -113,6 +113,7 @@ def _document(letter: DeadLetter, known: dict[int, Job]) -> docs.DeadLetter:
         queue=letter.queue,
         actor=letter.actor,
         job_id=letter.job_id,
+        job_ids=list(letter.job_ids),
         path=job.path if job is not None else letter.path,
         job_state=job.state if job is not None else None,
         error_code=job.error_code if job is not None else None,
@@ -142,41 +143,50 @@ async def requeue_dead_letters(
     letters, missing = await _selected(broker, selection)
     if not letters:
         return docs.RequeueResult(requeued=[], not_found=missing)
-    job_of = {letter.message_id: letter.job_id for letter in letters}
-    job_ids = [job_id for job_id in job_of.values() if job_id is not None]
+    letter_of = {letter.message_id: letter for letter in letters}
+    job_ids = [job_id for letter in letters for job_id in letter.job_ids]
 
     async def reopen(tx: Connection) -> list[int]:
         return await reopen_failed_jobs(tx, job_ids, utc_now())
 
     reopened = await database.run_in_transaction(reopen)
-    moved = await control.requeue_dead_letters(list(job_of))
-    states = await _record_sent(database, moved, job_of)
+    moved = await control.requeue_dead_letters(list(letter_of))
+    states = await _record_sent(database, moved, letter_of)
     log.info("dead letters requeued", requeued=len(moved), jobs_reopened=len(reopened))
     requeued = [
         docs.Requeued(
             message_id=old_id,
             new_message_id=new_id,
-            job_id=job_of[old_id],
-            job_state=_state(states, job_of[old_id]),
+            job_id=letter_of[old_id].job_id,
+            job_ids=list(letter_of[old_id].job_ids),
+            job_state=_state(states, letter_of[old_id].job_id),
         )
         for old_id, new_id in moved.items()
     ]
-    gone = [message_id for message_id in job_of if message_id not in moved]
+    gone = [message_id for message_id in letter_of if message_id not in moved]
     return docs.RequeueResult(requeued=requeued, not_found=[*missing, *gone])
 
 
 async def _record_sent(
-    database: Database, moved: dict[str, str], job_of: dict[str, int | None]
+    database: Database, moved: dict[str, str], letter_of: dict[str, DeadLetter]
 ) -> dict[int, Job]:
-    """Each requeued job's new message id, as the outbox records a send; the jobs now."""
+    """The new message id of each requeued job that waits for it, as the outbox
+    records a send; the jobs now.
+
+    A bundle's files that had already finished keep the message that finished
+    them: the fresh bundle finds them done and leaves them.
+    """
+    carried = [job_id for letter in letter_of.values() for job_id in letter.job_ids]
 
     async def record(tx: Connection) -> dict[int, Job]:
         now = utc_now()
+        before = await jobs_by_id(tx, carried)
         for old_id, new_id in moved.items():
-            job_id = job_of[old_id]
-            if job_id is not None:
-                await jobs.mark_enqueued(tx, job_id, new_id, now)
-        return await jobs_by_id(tx, [j for j in job_of.values() if j is not None])
+            for job_id in letter_of[old_id].job_ids:
+                job = before.get(job_id)
+                if job is not None and job.state is JobState.QUEUED:
+                    await jobs.mark_enqueued(tx, job_id, new_id, now)
+        return await jobs_by_id(tx, carried)
 
     return await database.run_in_transaction(record)
 
@@ -186,12 +196,17 @@ async def purge_dead_letters(
 ) -> docs.PurgeResult:
     """Delete dead letters; their jobs stay as they ended."""
     letters, missing = await _selected(broker, selection)
-    job_of = {letter.message_id: letter.job_id for letter in letters}
-    purged = await control_of(broker).purge_dead_letters(list(job_of)) if job_of else []
+    letter_of = {letter.message_id: letter for letter in letters}
+    purged = await control_of(broker).purge_dead_letters(list(letter_of)) if letter_of else []
     log.info("dead letters purged", purged=len(purged))
-    gone = [message_id for message_id in job_of if message_id not in set(purged)]
+    gone = [message_id for message_id in letter_of if message_id not in set(purged)]
     return docs.PurgeResult(
-        purged=[docs.Purged(message_id=i, job_id=job_of.get(i)) for i in purged],
+        purged=[
+            docs.Purged(
+                message_id=i, job_id=letter_of[i].job_id, job_ids=list(letter_of[i].job_ids)
+            )
+            for i in purged
+        ],
         not_found=[*missing, *gone],
     )
 

@@ -123,7 +123,11 @@ class DeadLetter(_Document):
     message_id: str = Field(description="Pass to requeue or purge it.")
     queue: str
     actor: str
-    job_id: int | None
+    job_id: int | None = Field(description="The job it was for; null for a bundle (see job_ids).")
+    job_ids: list[int] = Field(
+        description="Every job it carries: job_id alone, or each file of a bundle "
+        "(actor ingest_files, several small files in one message)."
+    )
     path: str | None
     job_state: JobState | None = Field(description="The job's state now; null without a job.")
     error_code: str | None = Field(description="The job's last error code.")
@@ -171,6 +175,7 @@ class Requeued(_Document):
     message_id: str
     new_message_id: str
     job_id: int | None
+    job_ids: list[int] = Field(description="Every job it carries (a bundle's: several).")
     job_state: JobState | None = Field(description="The job's state after the requeue.")
 
 
@@ -187,6 +192,7 @@ class Purged(_Document):
 
     message_id: str
     job_id: int | None
+    job_ids: list[int] = Field(description="Every job it carried (a bundle's: several).")
 
 
 class PurgeResult(_Document):

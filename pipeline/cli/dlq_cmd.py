@@ -45,6 +45,9 @@ __all__ = ["app"]
 
 app = typer.Typer(help="Dead letters: list, requeue or purge them.", no_args_is_help=True)
 
+#: How many of a bundle's job ids a line names.
+BUNDLE_IDS_SHOWN = 5
+
 IdsArgument = Annotated[
     list[str] | None,
     typer.Argument(help="Message ids from `fitsflow dlq list`.", show_default=False),
@@ -108,8 +111,10 @@ def requeue(
         print_json(result.model_dump(mode="json"))
         return
     for item in result.requeued:
-        state = item.job_state.value if item.job_state else "no job"
-        job = f"job {item.job_id}: {state}"
+        if item.job_id is None:
+            job = _bundle(item.job_ids)
+        else:
+            job = f"job {item.job_id}: {item.job_state.value if item.job_state else 'no job'}"
         typer.echo(f"requeued {item.message_id} as {item.new_message_id} ({job})")
     _print_missing(result.not_found)
     typer.echo(f"{len(result.requeued)} requeued")
@@ -138,7 +143,8 @@ def purge(
         print_json(result.model_dump(mode="json"))
         return
     for item in result.purged:
-        typer.echo(f"purged {item.message_id} (job {item.job_id})")
+        job = f"job {item.job_id}" if item.job_id is not None else _bundle(item.job_ids)
+        typer.echo(f"purged {item.message_id} ({job})")
     _print_missing(result.not_found)
     typer.echo(f"{len(result.purged)} purged")
 
@@ -146,6 +152,15 @@ def purge(
 async def _purge(settings: Settings, selection: DeadLetterSelection) -> PurgeResult:
     async with connected(settings) as (_, broker):
         return await purge_dead_letters(broker, selection)
+
+
+def _bundle(job_ids: list[int]) -> str:
+    """A bundle's jobs, the first few named (``fitsflow jobs show`` tells each)."""
+    if not job_ids:
+        return "no job"
+    shown = ", ".join(str(job_id) for job_id in job_ids[:BUNDLE_IDS_SHOWN])
+    more = ", …" if len(job_ids) > BUNDLE_IDS_SHOWN else ""
+    return f"bundle of {len(job_ids)} jobs: {shown}{more}"
 
 
 def _print_missing(not_found: list[str]) -> None:
@@ -166,7 +181,10 @@ def _print_page(page: DeadLetterPage) -> None:
     for letter in page.dead_letters:
         error = f"{letter.error_code}: {letter.error_message}" if letter.error_code else "-"
         died = letter.died_at.isoformat(timespec="seconds") if letter.died_at else "?"
-        job = f"{letter.job_id} ({letter.job_state.value})" if letter.job_state else "-"
+        if letter.job_state:
+            job = f"{letter.job_id} ({letter.job_state.value})"
+        else:
+            job = _bundle(letter.job_ids) if letter.job_ids else "-"
         attempts = str(letter.attempts) if letter.attempts is not None else "-"
         table.add_row(letter.message_id, job, letter.path or "-", error, attempts, died)
     console.print(table)

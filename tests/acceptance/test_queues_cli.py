@@ -20,7 +20,7 @@ from pipeline.db import Database
 from pipeline.settings import BrokerSettings, Settings
 from tests.acceptance.conftest import asgi_client
 from tests.acceptance.test_queues_api import _worker_running_a_job, steady
-from tests.integration.test_queues_dlq import dead_jobs
+from tests.integration.test_queues_dlq import dead_bundle, dead_jobs
 from tests.integration.test_queues_support import (
     BrokerUnderTest,
     any_broker,
@@ -134,6 +134,22 @@ async def test_tables_for_people(
     code, stdout, stderr = await in_process(any_broker, migrated_database_url, "dlq", "list")
     assert code == 0, stderr
     assert "/data/job-0.fits" in stdout and "file_not_complete" in stdout
+
+
+@pytest.mark.parametrize("any_broker", ["redis"], indirect=True)
+async def test_a_dead_bundle_is_shown_with_its_jobs(
+    any_broker: BrokerUnderTest, migrated_database_url: str, database: Database
+) -> None:
+    failed, running, _ = await dead_bundle(database, any_broker)
+    jobs = f"bundle of 3 jobs: {failed[0]}, {failed[1]}, {running}"
+    code, stdout, stderr = await in_process(any_broker, migrated_database_url, "dlq", "list")
+    assert code == 0, stderr
+    assert jobs in stdout
+    code, stdout, stderr = await in_process(
+        any_broker, migrated_database_url, "dlq", "requeue", "--all"
+    )
+    assert code == 0, stderr
+    assert f"({jobs})" in stdout and "1 requeued" in stdout
 
 
 @pytest.mark.parametrize("any_broker", ["redis"], indirect=True)

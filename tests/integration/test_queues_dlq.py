@@ -9,6 +9,8 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+import dramatiq
+
 from pipeline.api.deadletters import dead_letter_page, purge_dead_letters, requeue_dead_letters
 from pipeline.api.queue_schemas import DeadLetterSelection
 from pipeline.clock import utc_now
@@ -156,6 +158,72 @@ async def test_requeueing_what_is_gone_changes_no_job(
     assert (result.requeued, result.not_found) == ([], ["no-such-id"])
     assert (await _job(database, job_id)).state is JobState.FAILED
     assert any_broker.figures().dead == 1
+
+
+def _never_run_bundle(jobs: list[list[Any]]) -> None:
+    raise AssertionError("no worker runs in these tests")
+
+
+async def _running_job(database: Database, index: int) -> int:
+    """A job another worker is running now."""
+
+    async def write(tx: Connection) -> int:
+        now = utc_now()
+        job_id = await jobs.insert_job(tx, NewJob(f"/data/job-{index}.fits", 2880, 1, "watch"), now)
+        await jobs.start_attempt(tx, job_id, "host:2", now, message_id="elsewhere")
+        return job_id
+
+    return await database.run_in_transaction(write)
+
+
+async def dead_bundle(
+    database: Database, under_test: BrokerUnderTest
+) -> tuple[list[int], int, list[list[Any]]]:
+    """A dead bundle message (two failed jobs, one another worker runs): the
+    failed ids, the running id and the files it carries.
+
+    Several small files travel in one ``ingest_files`` message; it dies only
+    when sending its files on failed until Dramatiq's retries ran out.
+    """
+    failed = [await _failed_job(database, index) for index in range(2)]
+    running = await _running_job(database, 2)
+    bundle = dramatiq.actor(
+        _never_run_bundle, broker=under_test.broker, actor_name="ingest_files",
+        queue_name=under_test.queue,
+    )  # fmt: skip
+    files = [[job_id, f"/data/job-{job_id}.fits", 2880, 1, "/data"] for job_id in failed]
+    files.append([running, f"/data/job-{running}.fits", 2880, 1, "/data"])
+    await asyncio.to_thread(bundle.send, files)
+    consumer, [held] = await asyncio.to_thread(under_test.take, 1)
+    consumer.nack(held)
+    consumer.close()  # RabbitMQ's consumer settles its nacks as it closes
+    under_test.consumers.remove(consumer)
+    await asyncio.to_thread(wait_for, under_test.figures, lambda f: f.dead == 1)
+    return failed, running, files
+
+
+async def test_a_dead_bundle_names_its_jobs_and_requeues_the_failed_ones(
+    any_broker: BrokerUnderTest, database: Database
+) -> None:
+    failed, running, files = await dead_bundle(database, any_broker)
+    carried = [*failed, running]
+    [letter] = (await dead_letter_page(database, any_broker.probe, 10, None)).dead_letters or []
+    assert (letter.actor, letter.job_ids, letter.job_id, letter.path) == (
+        "ingest_files",
+        carried,
+        None,
+        None,
+    )
+    result = await requeue_dead_letters(database, any_broker.probe, _ids(letter.message_id))
+    [requeued] = result.requeued
+    assert (requeued.job_ids, requeued.job_id) == (carried, None)
+    for job_id in failed:  # back to queued, waiting for the fresh bundle
+        job = await _job(database, job_id)
+        assert job.state is JobState.QUEUED and job.message_id == requeued.new_message_id
+    other = await _job(database, running)  # another worker's: left to it
+    assert other.state is JobState.RUNNING and other.message_id == "elsewhere"
+    _, [fresh] = await asyncio.to_thread(any_broker.take, 1)
+    assert fresh.actor_name == "ingest_files" and fresh.args[0] == files
 
 
 def _delivery(message: Any) -> str:

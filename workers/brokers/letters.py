@@ -38,9 +38,14 @@ __all__ = [
 #: which a bounded look at the head can miss.
 OLDEST_SAMPLE = 100
 
-#: The ingest actor's name (``workers.runtime.ACTOR_NAME``; not imported to
-#: keep the adapters free of the runtime).
+#: The ingest actors' names (``workers.runtime.ACTOR_NAME`` and
+#: ``BUNDLE_ACTOR_NAME``; not imported to keep the adapters free of the runtime).
 _INGEST_ACTOR = "ingest_file"
+_BUNDLE_ACTOR = "ingest_files"
+
+
+def _job_id(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def decode(data: bytes | str | None) -> dramatiq.Message[Any] | None:
@@ -76,11 +81,16 @@ def dead_letter(
     """``message``, lying dead under ``message_id``, as a :class:`DeadLetter`."""
     job_id: int | None = None
     path: str | None = None
+    job_ids: tuple[int, ...] = ()
     args = list(message.args)
     if message.actor_name == _INGEST_ACTOR and args:
-        first = args[0]
-        job_id = first if isinstance(first, int) and not isinstance(first, bool) else None
+        job_id = _job_id(args[0])
         path = args[1] if len(args) > 1 and isinstance(args[1], str) else None
+        job_ids = (job_id,) if job_id is not None else ()
+    elif message.actor_name == _BUNDLE_ACTOR and args and isinstance(args[0], list):
+        # A bundle: one [job_id, path, size, mtime_ns, root] per file.
+        found = (_job_id(file[0]) for file in args[0] if isinstance(file, list) and file)
+        job_ids = tuple(found_id for found_id in found if found_id is not None)
     retries = message.options.get("retries", 0)
     return DeadLetter(
         message_id=message_id,
@@ -91,6 +101,7 @@ def dead_letter(
         retries=retries if isinstance(retries, int) else 0,
         created_at=from_millis(message.message_timestamp),
         died_at=died_at,
+        job_ids=job_ids,
     )
 
 
