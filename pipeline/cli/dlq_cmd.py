@@ -181,10 +181,11 @@ def _print_page(page: DeadLetterPage) -> None:
     for letter in page.dead_letters:
         error = f"{letter.error_code}: {letter.error_message}" if letter.error_code else "-"
         died = letter.died_at.isoformat(timespec="seconds") if letter.died_at else "?"
-        if letter.job_state:
-            job = f"{letter.job_id} ({letter.job_state.value})"
-        else:
+        if letter.job_id is None:
             job = _bundle(letter.job_ids) if letter.job_ids else "-"
+        else:
+            state = f" ({letter.job_state.value})" if letter.job_state else ""
+            job = f"{letter.job_id}{state}"
         attempts = str(letter.attempts) if letter.attempts is not None else "-"
         table.add_row(letter.message_id, job, letter.path or "-", error, attempts, died)
     console.print(table)
