@@ -51,7 +51,7 @@ def status(
     if json_output:
         print_json(summary.model_dump(mode="json"))
     else:
-        _print(summary)
+        _print(summary, settings)
 
 
 async def _summary(settings: Settings) -> Summary:
@@ -80,7 +80,7 @@ async def _require_schema(database: Database) -> None:
         ) from error
 
 
-def _print(summary: Summary) -> None:
+def _print(summary: Summary, settings: Settings) -> None:
     console = Console(highlight=False)
     jobs = Table(title="jobs")
     jobs.add_column("state")
@@ -96,16 +96,22 @@ def _print(summary: Summary) -> None:
         for code, count in summary.failures_by_code.items():
             failures.add_row(code, str(count))
         console.print(failures)
-    _print_queues(console, summary)
+    _print_queues(console, summary, settings)
 
 
-def _print_queues(console: Console, summary: Summary) -> None:
+def _print_queues(console: Console, summary: Summary, settings: Settings) -> None:
     if summary.queues is None:
         error = summary.broker_error
         console.print(f"queues: unknown ({error.error}: {error.message})" if error else "")
         return
     if not summary.queues:
-        console.print("queues: this broker reports no depths")
+        if settings.broker.url.startswith("memory://"):
+            # The embedded mode's queue lives inside `fitsflow run`; this
+            # process can only point at the endpoint that sees it.
+            api = f"http://{settings.api.host}:{settings.api.port}/summary"
+            console.print(f"queues: in-process (memory://), seen only by `fitsflow run`: {api}")
+        else:
+            console.print("queues: this broker reports no depths")
         return
     queues = Table(title="queues")
     for column in ("queue", "ready", "delayed", "in flight", "dead"):

@@ -101,4 +101,6 @@ def test_in_process_run_prints_both_forms(catalogue: Catalogue, migrated_databas
     as_tables = runner.invoke(app, ["status", "--database-url", migrated_database_url])
     assert as_tables.exit_code == 0, as_tables.output
     assert f"products: {printed['products']}" in as_tables.stdout
-    assert "queues: this broker reports no depths" in as_tables.stdout
+    # The default broker is the embedded mode's queue, inside `fitsflow run`.
+    assert "queues: in-process (memory://)" in as_tables.stdout
+    assert "http://127.0.0.1:8000/summary" in as_tables.stdout
