@@ -25,6 +25,7 @@ from pydantic_settings import (
 )
 
 from pipeline.errors import ValidationError
+from pipeline.priority import CpuPriority
 
 __all__ = [
     "DEFAULT_CONFIG_FILE",
@@ -230,6 +231,11 @@ class WorkerSettings(BaseModel):
     #: Each worker process records itself in the ``workers`` table this often;
     #: it counts as alive while its last heartbeat is under three intervals old.
     heartbeat_seconds: float = Field(default=5.0, gt=0)
+    #: CPU priority of ``fitsflow worker`` and ``fitsflow ingest``: ``idle``
+    #: runs them only when nothing else wants the CPU (Linux ``SCHED_IDLE``;
+    #: elsewhere the lowest ``nice``), so a backfill on a host that also
+    #: serves the status endpoint leaves it quick (pipeline.priority).
+    priority: CpuPriority = CpuPriority.NORMAL
 
 
 class ReconcilerSettings(BaseModel):

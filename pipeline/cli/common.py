@@ -13,6 +13,7 @@ from rich.console import Console
 
 from pipeline.errors import FitsflowError, ValidationError
 from pipeline.jsonutil import dumps
+from pipeline.priority import CpuPriority
 from pipeline.settings import Settings, load_settings
 
 __all__ = [
@@ -46,6 +47,15 @@ DatabaseUrlOption = Annotated[
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+PriorityOption = Annotated[
+    CpuPriority | None,
+    typer.Option(
+        "--priority",
+        help="CPU priority; idle: only when nothing else wants the CPU (Linux SCHED_IDLE), "
+        "so the status endpoint stays quick during a backfill (default: worker.priority).",
+        show_default=False,
+    ),
+]
 
 
 def load(config: Path | None, database_url: str | None = None, **sections: Any) -> Settings:

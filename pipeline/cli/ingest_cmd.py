@@ -24,6 +24,7 @@ from pipeline.cli.common import (
     ConfigOption,
     DatabaseUrlOption,
     JsonOption,
+    PriorityOption,
     err_console,
     load,
     print_json,
@@ -34,6 +35,7 @@ from pipeline.db.migrate import ensure_schema
 from pipeline.ingest.candidates import Candidate, NamePatterns, candidates
 from pipeline.ingest.oneshot import DEFAULT_CONCURRENCY, IngestSummary, ingest_candidates
 from pipeline.ingest.service import IngestResult, IngestService
+from pipeline.priority import lower_priority
 from pipeline.settings import Settings
 
 __all__ = ["ingest"]
@@ -54,6 +56,7 @@ def ingest(
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Print every file, not only failures.")
     ] = False,
+    priority: PriorityOption = None,
 ) -> None:
     """Ingest FITS files once: read every header, record one product per file.
 
@@ -61,7 +64,8 @@ def ingest(
     files named directly are always read. Exit status 0 when every file was
     recorded or refused with a reason.
     """
-    settings = load(config, database_url)
+    settings = load(config, database_url, worker={"priority": priority})
+    lower_priority(settings.worker.priority)  # before the reader processes start
     ensure_schema(settings.database.url)
     found = list(candidates(paths, NamePatterns(settings.files)))
     summary = asyncio.run(_run(settings, found, paths, json_output, concurrency, verbose))

@@ -15,13 +15,20 @@ from typing import Annotated, Any
 import structlog
 import typer
 
-from pipeline.cli.common import ConfigOption, DatabaseUrlOption, load, reports_errors
+from pipeline.cli.common import (
+    ConfigOption,
+    DatabaseUrlOption,
+    PriorityOption,
+    load,
+    reports_errors,
+)
 from pipeline.cli.state import configure_for
 from pipeline.collector import tune_collector
 from pipeline.db import Database, open_database
 from pipeline.db.migrate import ensure_schema, require_schema
 from pipeline.errors import DatabaseUnavailable, ValidationError
 from pipeline.eventloop import run_loop
+from pipeline.priority import lower_priority
 from pipeline.settings import Settings
 
 __all__ = ["api", "run", "watch", "worker"]
@@ -237,17 +244,21 @@ def worker(
     database_url: DatabaseUrlOption = None,
     broker_url: BrokerUrlOption = None,
     config: ConfigOption = None,
+    priority: PriorityOption = None,
 ) -> None:
     """Run ingest workers: the standard ``dramatiq workers`` CLI with these settings."""
     settings = load(
         config,
         database_url,
         broker={"url": broker_url},
-        worker={"processes": processes, "threads": threads},
+        worker={"processes": processes, "threads": threads, "priority": priority},
     )
     _require_shared_broker(settings, "worker")
     require_schema(settings.database.url)
     from pipeline.cli.dramatiq_workers import exec_workers
+
+    # Kept across the exec and inherited by Dramatiq's worker processes.
+    lower_priority(settings.worker.priority)
 
     exec_workers(settings, config)
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.errors import ValidationError
+from pipeline.priority import CpuPriority
 from pipeline.settings import DEFAULT_CONFIG_FILE, ReaderSettings, Settings, load_settings
 
 
@@ -120,3 +121,11 @@ def test_reader_processes_default_to_one_for_the_embedded_process_on_two_cores(
     # A value set is a value kept, everywhere.
     assert ReaderSettings(processes=0).reader_processes(embedded=True) == 0
     assert ReaderSettings(processes=3).reader_processes(embedded=False) == 3
+
+
+def test_worker_priority_is_one_of_two_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FITSFLOW_WORKER_PRIORITY", "low")
+    with pytest.raises(ValidationError, match=r"worker\.priority"):
+        load_settings()
+    monkeypatch.setenv("FITSFLOW_WORKER_PRIORITY", "idle")
+    assert load_settings().worker.priority is CpuPriority.IDLE
