@@ -10,44 +10,28 @@ counters. Both endpoints ask for the API token when reads are protected.
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.support.catalogue import write_fits
 from tests.support.databases import ONLY_POSTGRESQL, opened_database
-from tests.support.processes import FitsflowProcess, fitsflow_env, wait_for_catalogue
+from tests.support.processes import (
+    FitsflowProcess,
+    fitsflow_env,
+    wait_for_catalogue,
+    wait_for_workers,
+)
 from tests.support.prometheus import Samples, status_of, wait_for_samples
-from tests.support.servers import free_port, private_redis
+from tests.support.servers import free_port, private_redis_url
+
+__all__ = ["private_redis_url"]  # a fixture, imported to be found
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis, ONLY_POSTGRESQL]
 
 FILES = 60
 TOKEN = "metrics-token-0123456789abcdef"
 POOL_MAX_SIZE = 3
-
-
-@pytest.fixture
-def redis_url() -> Iterator[str]:
-    with private_redis() as server:
-        yield server.url
-
-
-async def _registered_workers(database_url: str) -> int:
-    async with opened_database(database_url) as database:
-        rows = await database.fetch_all("SELECT id FROM workers")
-    return len(rows)
-
-
-def _wait_for_workers(database_url: str, count: int, process: FitsflowProcess) -> None:
-    """Wait until ``count`` worker processes have booted (their heartbeat rows)."""
-    deadline = time.monotonic() + 60
-    while (found := asyncio.run(_registered_workers(database_url))) < count:
-        process.require_alive()
-        assert time.monotonic() < deadline, f"{found} of {count} worker processes booted"
-        time.sleep(0.2)
 
 
 async def _jobs_per_worker(database_url: str) -> dict[str, int]:
@@ -57,7 +41,7 @@ async def _jobs_per_worker(database_url: str) -> dict[str, int]:
 
 
 def test_worker_processes_are_added_up_and_the_watch_node_reports(
-    migrated_database_url: str, redis_url: str, tmp_path: Path
+    migrated_database_url: str, private_redis_url: str, tmp_path: Path
 ) -> None:
     root = tmp_path / "inbox"
     root.mkdir()
@@ -65,7 +49,7 @@ def test_worker_processes_are_added_up_and_the_watch_node_reports(
     worker_port, watch_port = free_port(), free_port()
     env = fitsflow_env(
         migrated_database_url,
-        redis_url,
+        private_redis_url,
         FITSFLOW_METRICS_WORKER_PORT=str(worker_port),
         FITSFLOW_METRICS_WATCH_PORT=str(watch_port),
         FITSFLOW_METRICS_MULTIPROCESS_DIR=str(shared),
@@ -87,7 +71,7 @@ def test_worker_processes_are_added_up_and_the_watch_node_reports(
             wait_for_samples(url, lambda _: True, token=TOKEN, alive=process.require_alive)
             assert status_of(url) == 403 and status_of(url, "wrong" + TOKEN) == 403
         watch.wait_log('"watching"')
-        _wait_for_workers(migrated_database_url, 2, worker)
+        wait_for_workers(migrated_database_url, 2, worker)
         for index in range(FILES):
             write_fits(root / f"image{index:03d}.fits", index)
         wait_for_catalogue(migrated_database_url, FILES, 120, watch=[worker, watch])

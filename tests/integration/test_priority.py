@@ -8,21 +8,20 @@ processes), which inherit it only if it is applied before they exist.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.support.catalogue import write_fits
-from tests.support.databases import ONLY_SQLITE, opened_database
-from tests.support.processes import FitsflowProcess, fitsflow_env
-from tests.support.servers import private_redis
+from tests.support.databases import ONLY_SQLITE
+from tests.support.processes import FitsflowProcess, fitsflow_env, wait_for_workers
+from tests.support.servers import private_redis_url
+
+__all__ = ["private_redis_url"]  # a fixture, imported to be found
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="Linux scheduling policies")
 
@@ -82,33 +81,18 @@ def test_the_setting_does_it_without_the_flag(migrated_database_url: str, tmp_pa
     assert seen["own"] == os.SCHED_IDLE
 
 
-@pytest.fixture
-def redis_url() -> Iterator[str]:
-    with private_redis() as server:
-        yield server.url
-
-
-async def _booted_workers(database_url: str) -> int:
-    async with opened_database(database_url) as database:
-        return len(await database.fetch_all("SELECT id FROM workers"))
-
-
 @ONLY_SQLITE
 def test_worker_and_its_dramatiq_processes_run_idle(
-    migrated_database_url: str, redis_url: str, tmp_path: Path
+    migrated_database_url: str, private_redis_url: str, tmp_path: Path
 ) -> None:
-    env = fitsflow_env(migrated_database_url, redis_url)
+    env = fitsflow_env(migrated_database_url, private_redis_url)
     worker = FitsflowProcess(
         ["worker", "--processes", "2", "--threads", "1", "--priority", "idle"],
         env,
         tmp_path / "worker.log",
     ).start()
     try:
-        deadline = time.monotonic() + 60
-        while asyncio.run(_booted_workers(migrated_database_url)) < 2:
-            worker.require_alive()
-            assert time.monotonic() < deadline, worker.tail()
-            time.sleep(0.2)
+        wait_for_workers(migrated_database_url, 2, worker)
         children = worker.children()
         assert children, worker.tail()
         # The exec kept it (same pid, now Dramatiq's parent); its forks inherited it.

@@ -223,3 +223,18 @@ def wait_for_catalogue(
     logs = "\n---\n".join(p.tail() for p in watch or [])
     summary = {k: v for k, v in facts.items() if k != "current_paths"}
     raise AssertionError(f"catalogue did not settle in {seconds}s: {summary}\n{logs}")
+
+
+async def _registered_workers(database_url: str) -> int:
+    async with opened_database(database_url) as database:
+        rows = await database.fetch_all("SELECT id FROM workers")
+    return len(rows)
+
+
+def wait_for_workers(database_url: str, count: int, process: FitsflowProcess) -> None:
+    """Wait until ``count`` worker processes have booted (their heartbeat rows)."""
+    deadline = time.monotonic() + 60
+    while (found := _run_isolated(_registered_workers(database_url))) < count:
+        process.require_alive()
+        assert time.monotonic() < deadline, f"{found} of {count} worker processes booted"
+        time.sleep(0.2)

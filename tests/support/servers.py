@@ -16,7 +16,16 @@ import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-__all__ = ["PrivatePostgres", "PrivateRedis", "free_port", "private_postgres", "private_redis"]
+import pytest
+
+__all__ = [
+    "PrivatePostgres",
+    "PrivateRedis",
+    "free_port",
+    "private_postgres",
+    "private_redis",
+    "private_redis_url",
+]
 
 PG_BIN = (
     Path("/usr/lib/postgresql")
@@ -164,3 +173,10 @@ def private_postgres(settings: Mapping[str, str] | None = None) -> Iterator[Priv
         finally:
             with contextlib.suppress(subprocess.CalledProcessError, TimeoutError):
                 server.stop()
+
+
+@pytest.fixture
+def private_redis_url() -> Iterator[str]:
+    """The URL of a redis-server of the test's own (import it into the test module)."""
+    with private_redis() as server:
+        yield server.url
