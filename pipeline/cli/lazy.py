@@ -62,9 +62,9 @@ class _Commands(MutableMapping[str, Any]):
         return self._loaded[name]
 
     def __setitem__(self, name: str, command: Any) -> None:
-        self._pending.pop(name, None)
-        if name not in self._loaded:
+        if name not in self:  # a name already listed (loaded or not) keeps its place
             self._order.append(name)
+        self._pending.pop(name, None)
         self._loaded[name] = command
 
     def __delitem__(self, name: str) -> None:

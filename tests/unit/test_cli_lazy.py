@@ -120,3 +120,22 @@ def test_a_lazy_typer_of_one_command_stays_a_group() -> None:
 def test_names_in_messages(args: list[str], expected: str) -> None:
     result = CliRunner().invoke(_app(), args, prog_name="root")
     assert expected in result.output
+
+
+def test_a_lazy_name_set_again_is_listed_once_in_its_place() -> None:
+    command = typer.main.get_command(_app())
+    replacement = typer.main.get_command(_one_command())
+    command.add_command(replacement, "group")  # type: ignore[attr-defined]
+    context = command.make_context("root", ["group"])
+    assert command.list_commands(context) == ["first", "group", "last"]  # type: ignore[attr-defined]
+    assert command.get_command(context, "group") is replacement  # type: ignore[attr-defined]
+
+
+def _one_command() -> typer.Typer:
+    single = typer.Typer()
+
+    @single.command()
+    def replaced() -> None:
+        """Set in place of the lazy ``group``."""
+
+    return single
