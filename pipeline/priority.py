@@ -31,17 +31,15 @@ class CpuPriority(enum.StrEnum):
 LOWEST_NICE = 19
 
 
-def lower_priority(priority: CpuPriority) -> str | None:
+def lower_priority(priority: CpuPriority) -> None:
     """Run this process (and what it starts from now on) at ``priority``.
 
-    Returns what was applied (``SCHED_IDLE`` or ``nice 19``), None for
-    ``normal``. Only lowers: a process cannot raise its priority back without
-    privilege, so ``normal`` leaves it as it is.
+    Only lowers: a process cannot raise its priority back without privilege,
+    so ``normal`` leaves it as it is.
     """
     if priority is CpuPriority.NORMAL:
-        return None
+        return
     if hasattr(os, "sched_setscheduler") and hasattr(os, "SCHED_IDLE"):
         os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
-        return "SCHED_IDLE"
-    os.nice(LOWEST_NICE - os.nice(0))
-    return f"nice {LOWEST_NICE}"
+    else:
+        os.nice(LOWEST_NICE - os.nice(0))

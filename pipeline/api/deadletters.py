@@ -171,7 +171,7 @@ async def _record_sent(
     database: Database, moved: dict[str, str], letter_of: dict[str, DeadLetter]
 ) -> dict[int, Job]:
     """The new message id of each requeued job that waits for it, as the outbox
-    records a send; the jobs now.
+    records a send; the jobs (their states: recording a send changes none).
 
     A bundle's files that had already finished keep the message that finished
     them: the fresh bundle finds them done and leaves them.
@@ -180,13 +180,13 @@ async def _record_sent(
 
     async def record(tx: Connection) -> dict[int, Job]:
         now = utc_now()
-        before = await jobs_by_id(tx, carried)
+        known = await jobs_by_id(tx, carried)
         for old_id, new_id in moved.items():
             for job_id in letter_of[old_id].job_ids:
-                job = before.get(job_id)
+                job = known.get(job_id)
                 if job is not None and job.state is JobState.QUEUED:
                     await jobs.mark_enqueued(tx, job_id, new_id, now)
-        return await jobs_by_id(tx, carried)
+        return known
 
     return await database.run_in_transaction(record)
 

@@ -26,10 +26,6 @@ __all__ = ["private_redis_url"]  # a fixture, imported to be found
 pytestmark = pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="Linux scheduling policies")
 
 
-def _policy(pid: int) -> int:
-    return os.sched_getscheduler(pid)
-
-
 def _ingest_reporting_policies(args: list[str], env: dict[str, str]) -> dict[str, object]:
     """`fitsflow ingest ARGS` run in a fresh interpreter that, at the end, reports
     its own scheduling policy and its reader processes' (caught as they start)."""
@@ -96,6 +92,6 @@ def test_worker_and_its_dramatiq_processes_run_idle(
         children = worker.children()
         assert children, worker.tail()
         # The exec kept it (same pid, now Dramatiq's parent); its forks inherited it.
-        assert {_policy(pid) for pid in [worker.pid, *children]} == {os.SCHED_IDLE}
+        assert {os.sched_getscheduler(pid) for pid in [worker.pid, *children]} == {os.SCHED_IDLE}
     finally:
         worker.interrupt()
