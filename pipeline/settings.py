@@ -65,6 +65,7 @@ class DatabaseSettings(BaseModel):
     max_queries_per_connection: int = Field(default=50_000, ge=1)
     max_idle_seconds: float = Field(default=300.0, ge=0)
     health_check_after_idle_seconds: float = Field(default=30.0, ge=0)
+    plans_max_age_seconds: float = Field(default=5.0, ge=0)
     sqlite_busy_timeout: float = Field(default=5.0, ge=0)
     busy_retry_seconds: float = Field(default=30.0, ge=0)
 

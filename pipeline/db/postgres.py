@@ -17,6 +17,18 @@ slow statement cleanly (SQLSTATE 57014, :class:`~pipeline.errors.DatabaseBusy`);
 asyncpg's ``command_timeout``, a little longer, only fires when the server
 cannot answer at all (:class:`~pipeline.errors.DatabaseUnavailable`).
 
+Statements are planned as PostgreSQL plans them by default (``auto``: a
+statement's first five executions are planned for their parameters, then one
+generic plan is kept if it is no dearer), which spares replanning the same
+primary-key statements — and the foreign keys' own checks — at every row.
+A generic plan is made for the tables as they are at that moment, though,
+and PostgreSQL makes it again only when their statistics change: a plan
+made while a table was small (a sequential scan) would be kept while a
+backfill grows it to millions of rows if nothing analyses it (autovacuum
+off or behind). So a connection's plans are discarded (``DISCARD PLANS``)
+at its first checkout after ``plans_max_age_seconds``, and made again for
+the tables as they have become.
+
 JSON and JSONB travel as ``str`` both ways: asyncpg's default codecs for them
 are text codecs, and none is replaced here.
 """
@@ -56,16 +68,14 @@ HEALTH_CHECK_TIMEOUT_SECONDS = 2.0
 #: How much longer than the server's statement_timeout asyncpg waits for an
 #: answer before it gives up on the connection.
 CLIENT_TIMEOUT_MARGIN_SECONDS = 5.0
-#: Every statement is planned for its parameters and the tables as they are.
-#: asyncpg prepares each statement once per connection, and PostgreSQL's
-#: default (``auto``) may then keep one generic plan for the connection's
-#: life, rebuilt only when the table's statistics change. A catalogue filling
-#: faster than ANALYZE runs (a backfill into new tables; autovacuum off or
-#: behind) keeps the plan made while the tables were empty: a sequential scan
-#: testing every row against all 200 ``IN`` parameters (repositories.batching),
-#: slower with every file committed — 300 → 90 files/s over a 20,000-file
-#: backfill here, against a steady ~450 with plans made per execution.
-PLAN_CACHE_MODE = "force_custom_plan"
+#: PostgreSQL's own default, said out loud: a server or role configured
+#: otherwise (``force_custom_plan`` replans every statement at every
+#: execution, ~0.3 ms of server CPU a file here) does not apply to fitsflow's
+#: sessions. Plans kept too long are handled by ``plans_max_age_seconds``.
+PLAN_CACHE_MODE = "auto"
+#: What a connection runs at checkout once its plans are older than
+#: ``plans_max_age_seconds``. It also answers as the health check would.
+RENEW_PLANS_SQL = "DISCARD PLANS"
 
 # asyncpg's classes are generic only in its stubs, so these aliases are for
 # the type checker alone.
@@ -244,6 +254,33 @@ async def _keep_session(connection: asyncpg.Connection) -> None:
     """
 
 
+class _Stamps:
+    """A moment for each server process (a connection's pid), the most recent last.
+
+    Bounded: connections asyncpg closed on its own (``max_queries``, idle
+    lifetime) leave their pid behind, and only the most recent are kept.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._moments: dict[int, float] = {}
+
+    def get(self, pid: int) -> float | None:
+        return self._moments.get(pid)
+
+    def pop(self, pid: int) -> float | None:
+        return self._moments.pop(pid, None)
+
+    def stamp(self, pid: int, moment: float) -> None:
+        self._moments.pop(pid, None)
+        self._moments[pid] = moment
+        while len(self._moments) > self._limit:
+            del self._moments[next(iter(self._moments))]
+
+    def clear(self) -> None:
+        self._moments.clear()
+
+
 class PostgresDatabase(Database):
     """A PostgreSQL database behind an asyncpg pool; see the module docstring."""
 
@@ -255,8 +292,10 @@ class PostgresDatabase(Database):
         self._pool: _Pool | None = None
         self._counters = PoolCounters()
         self._connecting = asyncio.Lock()
-        # Server pid -> when its connection was last given back, for the health check.
-        self._idle_since: dict[int, float] = {}
+        # Server pid -> when its connection was last given back (the health
+        # check), and when its plans were last made anew.
+        self._idle_since = _Stamps(4 * settings.pool_max_size)
+        self._planned_since = _Stamps(4 * settings.pool_max_size)
 
     @property
     def default_retry_seconds(self) -> float:
@@ -308,6 +347,7 @@ class PostgresDatabase(Database):
             if pool is not None:
                 await pool.close()
             self._idle_since.clear()
+            self._planned_since.clear()
 
     async def _ready_pool(self) -> _Pool:
         if self._pool is None:
@@ -335,7 +375,7 @@ class PostgresDatabase(Database):
             while True:
                 proxy = await self._acquire_one(pool, deadline)
                 try:
-                    if await self._healthy(proxy):
+                    if await self._ready(proxy):
                         break
                 except BaseException:
                     proxy.terminate()  # cancelled mid-ping: the connection's state is unknown
@@ -362,21 +402,32 @@ class PostgresDatabase(Database):
         except _DRIVER_ERRORS as error:  # opening a replacement connection failed
             raise self._unreachable(error) from error
 
-    async def _healthy(self, proxy: _Proxy) -> bool:
-        """Ping a long-idle connection; terminate it (False) if it does not answer."""
+    async def _ready(self, proxy: _Proxy) -> bool:
+        """Ping a long-idle connection and renew old plans; terminate it (False)
+        if it does not answer."""
         pid = proxy.get_server_pid()
-        released = self._idle_since.pop(pid, None)
-        threshold = self._settings.health_check_after_idle_seconds
-        if released is None or time.monotonic() - released < threshold:
+        now = time.monotonic()
+        released = self._idle_since.pop(pid)
+        planned = self._planned_since.get(pid)
+        if planned is None:  # a connection new to this pool: its plans are new too
+            self._planned_since.stamp(pid, now)
+            planned = now
+        renew = now - planned >= self._settings.plans_max_age_seconds
+        idle = released is not None and (
+            now - released >= self._settings.health_check_after_idle_seconds
+        )
+        if not (renew or idle):
             return True
         timeout = min(HEALTH_CHECK_TIMEOUT_SECONDS, self._settings.connect_timeout)
         try:
-            await proxy.fetchval("SELECT 1", timeout=timeout)
+            await proxy.execute(RENEW_PLANS_SQL if renew else "SELECT 1", timeout=timeout)
         except _DRIVER_ERRORS:
             # terminate() hands the slot back to asyncpg, which reconnects it.
             proxy.terminate()
             self._counters.recycled_total += 1
             return False
+        if renew:
+            self._planned_since.stamp(pid, now)
         return True
 
     async def _release(self, pool: _Pool, proxy: _Proxy) -> None:
@@ -388,21 +439,13 @@ class PostgresDatabase(Database):
         if closed:
             self._counters.recycled_total += 1
         else:
-            self._remember_idle(proxy.get_server_pid())
+            self._idle_since.stamp(proxy.get_server_pid(), time.monotonic())
         try:
             await pool.release(proxy)
         except _DRIVER_ERRORS:
             # Resetting the connection failed: asyncpg has terminated it and
             # will reconnect the slot; the caller's work is already done.
             self._counters.recycled_total += 1
-
-    def _remember_idle(self, pid: int) -> None:
-        self._idle_since.pop(pid, None)
-        self._idle_since[pid] = time.monotonic()
-        # Connections asyncpg closed on its own (max_queries, idle lifetime)
-        # leave their pid behind; keep only the most recent ones.
-        while len(self._idle_since) > 4 * self._settings.pool_max_size:
-            del self._idle_since[next(iter(self._idle_since))]
 
     @asynccontextmanager
     async def transaction(self, *, write: bool = True) -> AsyncIterator[Connection]:
