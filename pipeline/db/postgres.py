@@ -17,17 +17,25 @@ slow statement cleanly (SQLSTATE 57014, :class:`~pipeline.errors.DatabaseBusy`);
 asyncpg's ``command_timeout``, a little longer, only fires when the server
 cannot answer at all (:class:`~pipeline.errors.DatabaseUnavailable`).
 
-Statements are planned as PostgreSQL plans them by default (``auto``: a
-statement's first five executions are planned for their parameters, then one
-generic plan is kept if it is no dearer), which spares replanning the same
-primary-key statements — and the foreign keys' own checks — at every row.
-A generic plan is made for the tables as they are at that moment, though,
-and PostgreSQL makes it again only when their statistics change: a plan
-made while a table was small (a sequential scan) would be kept while a
-backfill grows it to millions of rows if nothing analyses it (autovacuum
-off or behind). So a connection's plans are discarded (``DISCARD PLANS``)
-at its first checkout after ``plans_max_age_seconds``, and made again for
-the tables as they have become.
+Plans. A statement about one row (an ``INSERT`` of one product, an
+``UPDATE`` of one job by its id — every per-file write) is kept prepared and
+planned as PostgreSQL plans by default (``auto``: its first five executions
+are planned for their parameters, then one generic plan is kept if it is no
+dearer), which spares replanning them — and the foreign keys' own checks —
+at every row. A statement over many rows (an ``IN`` list of 200 values, a
+``VALUES`` list, a multi-row ``INSERT``, a search with many filters) is
+longer than :data:`KEPT_STATEMENT_MAX_CHARS`: asyncpg sends it unnamed, so
+it is planned for its values every time, the planning shared by its rows.
+A generic plan for a list would assume every value matches (nothing tells
+it otherwise before the table is analysed) and scan the table whole.
+
+A generic plan is made for the tables as they are at that moment, and
+PostgreSQL makes it again only when their statistics change: a plan made
+while a table was small (a sequential scan) would be kept while a backfill
+grows it to millions of rows if nothing analyses it (autovacuum off or
+behind). So a connection's plans are discarded (``DISCARD PLANS``) at its
+first checkout after ``plans_max_age_seconds``, and made again for the
+tables as they have become.
 
 JSON and JSONB travel as ``str`` both ways: asyncpg's default codecs for them
 are text codecs, and none is replaced here.
@@ -73,6 +81,11 @@ CLIENT_TIMEOUT_MARGIN_SECONDS = 5.0
 #: execution, ~0.3 ms of server CPU a file here) does not apply to fitsflow's
 #: sessions. Plans kept too long are handled by ``plans_max_age_seconds``.
 PLAN_CACHE_MODE = "auto"
+#: The longest statement asyncpg keeps prepared (its
+#: ``max_cacheable_statement_size``). fitsflow's statements about one row are
+#: at most ~600 characters; its lists over many rows (``batching.CHUNK``
+#: values) at least ~1,100.
+KEPT_STATEMENT_MAX_CHARS = 1_000
 #: What a connection runs at checkout once its plans are older than
 #: ``plans_max_age_seconds``. It also answers as the health check would.
 RENEW_PLANS_SQL = "DISCARD PLANS"
@@ -317,6 +330,7 @@ class PostgresDatabase(Database):
                 max_inactive_connection_lifetime=settings.max_idle_seconds,
                 timeout=settings.connect_timeout,
                 reset=_keep_session,
+                max_cacheable_statement_size=KEPT_STATEMENT_MAX_CHARS,
                 command_timeout=settings.statement_timeout + CLIENT_TIMEOUT_MARGIN_SECONDS,
                 server_settings={
                     "application_name": "fitsflow",

@@ -19,6 +19,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from pipeline.db import Connection, Database
+from pipeline.db.postgres import KEPT_STATEMENT_MAX_CHARS
+from pipeline.db.sql import compile_sql
 from pipeline.errors import (
     DatabaseBusy,
     DatabaseError,
@@ -27,6 +29,7 @@ from pipeline.errors import (
     PoolExhausted,
     SerializationFailure,
 )
+from pipeline.repositories.batching import in_list
 from tests.support.databases import (
     ONLY_POSTGRESQL,
     SilencingProxy,
@@ -469,6 +472,31 @@ async def test_a_schema_change_by_another_session_is_survived(empty_database_url
             await other.execute("ALTER TABLE items ADD COLUMN extra INTEGER")
         rows = await database.run_in_transaction(lambda tx: tx.fetch_all("SELECT * FROM items"))
         assert rows[0]["extra"] is None
+
+
+@ONLY_POSTGRESQL
+async def test_a_list_over_many_rows_is_planned_for_its_values_every_time(
+    empty_database_url: str,
+) -> None:
+    # A generic plan for `name IN ($1 … $200)` would assume every value
+    # matches and scan the table whole; so a list is never kept prepared
+    # (an unnamed statement is planned for the values it is sent with),
+    # while a statement about one row is.
+    placeholders, params = in_list("p", [f"name{i}" for i in range(1, 4)])
+    in_names = f"SELECT id FROM items WHERE name IN ({placeholders}) ORDER BY id"
+    assert len(compile_sql(in_names, "postgresql").text) > KEPT_STATEMENT_MAX_CHARS
+    async with opened_database(empty_database_url, pool_max_size=1) as database:
+        await create_tables(database)
+        for item_id in range(1, 6):
+            await insert_item(database, item_id, f"name{item_id}")
+        async with database.connection() as conn:
+            for _ in range(10):
+                assert [r["id"] for r in await conn.fetch_all(in_names, params)] == [1, 2, 3]
+                assert await conn.fetch_value(LOOKUP_BY_ID, {"id": 1}) == "name1"
+            kept = await conn.fetch_all("SELECT statement FROM pg_prepared_statements")
+    statements = [row["statement"] for row in kept]
+    assert LOOKUP_BY_ID.replace(":id", "$1") in statements
+    assert not any("IN (" in statement for statement in statements)
 
 
 LOOKUP_BY_ID = "SELECT name FROM items WHERE id = :id"
