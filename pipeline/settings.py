@@ -179,6 +179,12 @@ class BrokerSettings(BaseModel):
     #: 2,046-2,068.
     bundle_size: int = Field(default=8, ge=1, le=256)
 
+    @property
+    def in_process(self) -> bool:
+        """A ``memory://`` queue: it lives inside the one ``fitsflow run``
+        process using it, and no other process can send to it or see it."""
+        return self.url.startswith("memory://")
+
     @field_validator("url")
     @classmethod
     def _known_scheme(cls, url: str) -> str:

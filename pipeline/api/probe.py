@@ -68,7 +68,7 @@ def probe_for(settings: BrokerSettings) -> BrokerProbe:
     so from any other process it is a :class:`NullBrokerProbe`; ``fitsflow
     run`` passes its own broker's probe instead.
     """
-    if settings.url.startswith("memory://"):
+    if settings.in_process:
         return NullBrokerProbe()
     from workers.probe import probe_for_settings
 

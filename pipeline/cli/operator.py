@@ -62,7 +62,7 @@ async def catalogue(settings: Settings) -> AsyncIterator[Database]:
 
 def sender_for(settings: Settings) -> Sender | None:
     """The queue for ``settings.broker.url``; None for memory:// (see the module docstring)."""
-    if settings.broker.url.startswith("memory://"):
+    if settings.broker.in_process:
         return None
     from workers.runtime import install
 
@@ -71,7 +71,7 @@ def sender_for(settings: Settings) -> Sender | None:
 
 def queue_note(settings: Settings) -> str | None:
     """What a person must know when the jobs cannot be sent from here, if anything."""
-    if not settings.broker.url.startswith("memory://"):
+    if not settings.broker.in_process:
         return None
     return (
         "broker.url is memory://: the jobs are committed to the database, and the "

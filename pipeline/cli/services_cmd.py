@@ -209,7 +209,7 @@ def watch(
 
 
 def _require_shared_broker(settings: Settings, command: str) -> None:
-    if settings.broker.url.startswith("memory://"):
+    if settings.broker.in_process:
         raise ValidationError(
             f"`fitsflow {command}` needs a shared broker (--broker-url redis://… or amqp://…); "
             "memory:// only works inside `fitsflow run`",

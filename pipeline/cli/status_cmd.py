@@ -105,7 +105,7 @@ def _print_queues(console: Console, summary: Summary, settings: Settings) -> Non
         console.print(f"queues: unknown ({error.error}: {error.message})" if error else "")
         return
     if not summary.queues:
-        if settings.broker.url.startswith("memory://"):
+        if settings.broker.in_process:
             # The embedded mode's queue lives inside `fitsflow run`; this
             # process can only point at the endpoint that sees it.
             api = f"http://{settings.api.host}:{settings.api.port}/summary"

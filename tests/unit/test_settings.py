@@ -9,7 +9,13 @@ import pytest
 
 from pipeline.errors import ValidationError
 from pipeline.priority import CpuPriority
-from pipeline.settings import DEFAULT_CONFIG_FILE, ReaderSettings, Settings, load_settings
+from pipeline.settings import (
+    DEFAULT_CONFIG_FILE,
+    BrokerSettings,
+    ReaderSettings,
+    Settings,
+    load_settings,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -129,3 +135,10 @@ def test_worker_priority_is_one_of_two_names(monkeypatch: pytest.MonkeyPatch) ->
         load_settings()
     monkeypatch.setenv("FITSFLOW_WORKER_PRIORITY", "idle")
     assert load_settings().worker.priority is CpuPriority.IDLE
+
+
+def test_only_a_memory_broker_is_in_process() -> None:
+    assert BrokerSettings().in_process  # the embedded default
+    assert BrokerSettings(url="memory://").in_process
+    for url in ("redis://localhost:6379/0", "rediss://h/0", "amqp://guest@h//", "amqps://h//"):
+        assert not BrokerSettings(url=url).in_process
