@@ -28,6 +28,9 @@ metadata = sa.MetaData(
 )
 
 Json = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+#: JSON kept as the text written (``json`` on PostgreSQL): for values only ever
+#: written and read whole, which the server need not parse (migration 0007).
+JsonText = sa.JSON().with_variant(postgresql.JSON(), "postgresql")
 Timestamp = sa.DateTime(timezone=True)
 Identifier = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
@@ -122,7 +125,7 @@ hdus = sa.Table(
     sa.Column("checksum_status", sa.Text(), nullable=False),
     sa.Column("footprint", Json, nullable=True),
     sa.Column("header", Json, nullable=False),
-    sa.Column("cards", Json, nullable=False),
+    sa.Column("cards", JsonText, nullable=False),
 )
 
 # Product search (pipeline.search, migration 0005). Names are searched ignoring

@@ -17,7 +17,9 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from pipeline.db import migrate
 from pipeline.db.schema import metadata
+from pipeline.ingest.parse import parse_file
 from pipeline.ingest.service import IngestService
+from pipeline.jsonutil import loads
 from pipeline.repositories import batches, jobs, products
 from pipeline.samples import SampleKind, rng_for, write_sample
 from pipeline.settings import ReaderSettings
@@ -185,3 +187,53 @@ def test_hdu_headers_and_cards_are_written_with_lz4_on_postgresql(
     assert _compression_of_hdu_columns(url) == {"header": "", "cards": ""}
     migrate.upgrade(url)
     assert _compression_of_hdu_columns(url) == {"header": "l", "cards": "l"}
+
+
+@ONLY_POSTGRESQL
+def test_hdu_cards_are_kept_as_the_text_written_on_postgresql(
+    empty_database_url: str, tmp_path: Path
+) -> None:
+    # jsonb prints the cards back in its own spacing and number forms; json
+    # keeps fitsflow's text, still compressed with lz4 after the rewrite.
+    url = empty_database_url
+    before, after = (write_sample(tmp_path, n, SampleKind.IMAGE, rng_for(0, n)) for n in range(2))
+
+    async def ingest(path: Path) -> None:
+        async with opened_database(url) as database:
+            result = await IngestService(database, ReaderSettings()).ingest_path(path)
+            assert result.status == "succeeded", result
+
+    async def stored(path: Path) -> dict[str, Any]:
+        async with opened_database(url) as database, database.transaction() as tx:
+            row = await tx.fetch_one(
+                "SELECT pg_typeof(h.cards)::text AS kind, h.cards::text AS text,"
+                " pg_column_compression(h.cards) AS compression"
+                " FROM hdus h JOIN products p ON p.id = h.product_id WHERE p.path = :path",
+                {"path": str(path)},
+            )
+            assert row is not None
+            return dict(row)
+
+    def written(path: Path) -> str:
+        return parse_file(path, ReaderSettings(), None).hdus[0].cards_json
+
+    migrate.upgrade(url, "0006")
+    _run_isolated(ingest(before))
+    as_jsonb = _run_isolated(stored(before))
+    assert as_jsonb["kind"] == "jsonb" and as_jsonb["text"] != written(before)
+
+    migrate.upgrade(url)
+    converted = _run_isolated(stored(before))  # the rows already there
+    assert converted["kind"] == "json" and converted["compression"] == "lz4"
+    assert loads(converted["text"]) == loads(written(before))
+    _run_isolated(ingest(after))
+    assert _run_isolated(stored(after)) == {
+        "kind": "json",
+        "text": written(after),
+        "compression": "lz4",
+    }
+
+    migrate.downgrade(url, "0006")
+    back = _run_isolated(stored(after))
+    assert back["kind"] == "jsonb" and back["compression"] == "lz4"
+    assert loads(back["text"]) == loads(written(after))
