@@ -52,9 +52,14 @@ def unit_vector(ra: float, dec: float) -> Vector:
 
 def sky_position(vector: Vector) -> tuple[float, float]:
     """``(ra, dec)`` in degrees of a (not necessarily unit) vector, ra in [0, 360)."""
+    x, y, _ = vector
+    return math.degrees(math.atan2(y, x)) % 360.0, _latitude(vector)
+
+
+def _latitude(vector: Vector) -> float:
+    """The declination in degrees of a (not necessarily unit) vector."""
     x, y, z = vector
-    ra = math.degrees(math.atan2(y, x)) % 360.0
-    return ra, math.degrees(math.atan2(z, math.hypot(x, y)))
+    return math.degrees(math.atan2(z, math.hypot(x, y)))
 
 
 def _dot(a: Vector, b: Vector) -> float:
@@ -110,8 +115,8 @@ def arc_latitude_range(start: Vector, end: Vector) -> tuple[float, float]:
     is inside the arc only when its point lies between the ends, otherwise
     the ends hold the extremes.
     """
-    low = min(sky_position(start)[1], sky_position(end)[1])
-    high = max(sky_position(start)[1], sky_position(end)[1])
+    start_dec, end_dec = _latitude(start), _latitude(end)
+    low, high = min(start_dec, end_dec), max(start_dec, end_dec)
     normal = _cross(start, end)
     length = _norm(normal)
     if length < _DEGENERATE:
@@ -124,10 +129,10 @@ def arc_latitude_range(start: Vector, end: Vector) -> tuple[float, float]:
     if _norm(summit_vector) < _DEGENERATE:  # the great circle is the equator
         return low, high
     if _within_arc(start, end, normal, summit_vector):
-        high = max(high, sky_position(summit_vector)[1])
+        high = max(high, _latitude(summit_vector))
     nadir = _scaled(summit_vector, -1.0)
     if _within_arc(start, end, normal, nadir):
-        low = min(low, sky_position(nadir)[1])
+        low = min(low, _latitude(nadir))
     return low, high
 
 
