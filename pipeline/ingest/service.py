@@ -238,24 +238,19 @@ class IngestService:
         self, tx: Connection, requests: Sequence[_Start]
     ) -> list[tuple[Job, int] | None]:
         now = utc_now()
-        claimed: list[int | None] = [None] * len(requests)
+        claimed: list[Job | None] = [None] * len(requests)
         # One statement per lease length (in practice one: the process's setting).
         for lease_seconds in dict.fromkeys(r.lease_seconds for r in requests):
             places = [i for i, r in enumerate(requests) if r.lease_seconds == lease_seconds]
             lease_until = now + timedelta(seconds=lease_seconds)
             pairs = [(requests[i].job_id, requests[i].message_id) for i in places]
-            attempts = await jobs.claim_jobs(tx, pairs, self.worker, now, lease_until)
-            for place, attempt in zip(places, attempts, strict=True):
-                claimed[place] = attempt
-        started = [(r.job_id, a) for r, a in zip(requests, claimed, strict=True) if a is not None]
-        if not started:
-            return [None] * len(requests)
-        await jobs.insert_attempts(tx, started, self.worker, now)
-        found = await jobs.jobs_by_id(tx, [job_id for job_id, _ in started])
-        return [
-            (found[r.job_id], a) if a is not None and r.job_id in found else None
-            for r, a in zip(requests, claimed, strict=True)
-        ]
+            taken = await jobs.claim_jobs(tx, pairs, self.worker, now, lease_until)
+            for place, job in zip(places, taken, strict=True):
+                claimed[place] = job
+        started = [(job.id, job.attempts) for job in claimed if job is not None]
+        if started:
+            await jobs.insert_attempts(tx, started, self.worker, now)
+        return [None if job is None else (job, job.attempts) for job in claimed]
 
     async def _start_one(self, tx: Connection, request: _Start) -> tuple[Job, int] | None:
         [started] = await self._start_many(tx, [request])
@@ -398,11 +393,9 @@ class IngestService:
         now = utc_now()
         job_ids = await jobs.insert_jobs(tx, new_jobs, now)
         attempts: list[int] = []
-        for attempt in await jobs.claim_jobs(
-            tx, [(i, None) for i in job_ids], self.worker, now, None
-        ):
-            assert attempt is not None  # the job was inserted a statement ago
-            attempts.append(attempt)
+        for job in await jobs.claim_jobs(tx, [(i, None) for i in job_ids], self.worker, now, None):
+            assert job is not None  # the job was inserted a statement ago
+            attempts.append(job.attempts)
         started = list(zip(job_ids, attempts, strict=True))
         await jobs.insert_attempts(tx, started, self.worker, now)
         read = [(i, shot.parsed) for i, shot in enumerate(shots) if shot.parsed is not None]

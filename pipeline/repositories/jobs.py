@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
@@ -193,6 +193,10 @@ async def claim_job(
 
 #: Claims per statement of :func:`claim_jobs` (a group is at most 64 jobs).
 CLAIM_CHUNK = 64
+#: What a claim returns of each job it takes: the row as ``Job`` reads it, so
+#: no second statement fetches what the claim just wrote (SQLite's RETURNING
+#: names columns, never ``jobs.*``).
+_CLAIMED_COLUMNS = ", ".join(f"jobs.{field.name}" for field in fields(Job))
 
 
 @functools.cache
@@ -213,7 +217,7 @@ def _claim_many_sql(size: int) -> str:
         " FROM claims WHERE jobs.id = claims.id AND jobs.state NOT IN ('succeeded', 'failed')"
         " AND (jobs.state <> 'running' OR jobs.lease_expires_at IS NULL"
         " OR jobs.lease_expires_at < :now OR jobs.message_id = claims.message_id)"
-        " RETURNING jobs.id, jobs.attempts"
+        f" RETURNING {_CLAIMED_COLUMNS}"
     )
 
 
@@ -223,8 +227,9 @@ async def claim_jobs(
     worker: str | None,
     now: datetime,
     lease_until: datetime | None,
-) -> list[int | None]:
-    """:func:`claim_job` for each ``(job_id, message_id)``: the attempt numbers, in order.
+) -> list[Job | None]:
+    """:func:`claim_job` for each ``(job_id, message_id)``, in order: the job
+    as claimed (``attempts`` is the new attempt's number), or None.
 
     One statement per :data:`CLAIM_CHUNK` claims instead of one per job. A job
     named twice is claimed as many times as one statement each would (the
@@ -232,19 +237,21 @@ async def claim_jobs(
     claimed job by job.
     """
     if len({job_id for job_id, _ in claims}) < len(claims):
-        return [
-            await claim_job(conn, job_id, worker, now, message_id, lease_until)
-            for job_id, message_id in claims
-        ]
-    attempts: dict[int, int] = {}
+        one_by_one: list[Job | None] = []
+        for named, message in claims:
+            attempt = await claim_job(conn, named, worker, now, message, lease_until)
+            one_by_one.append(None if attempt is None else await get_job(conn, named))
+        return one_by_one
+    claimed: dict[int, Job] = {}
     for part in chunks(claims, CLAIM_CHUNK):
         params: dict[str, Any] = {"now": now, "lease_until": lease_until, "worker": worker}
         for index in range(CLAIM_CHUNK):
             job_id, message_id = part[index] if index < len(part) else (None, None)
             params[f"id{index}"], params[f"message_id{index}"] = job_id, message_id
         for row in await conn.fetch_all(_claim_many_sql(CLAIM_CHUNK), params):
-            attempts[int(row["id"])] = int(row["attempts"])
-    return [attempts.get(job_id) for job_id, _ in claims]
+            job = Job.from_row(row)
+            claimed[job.id] = job
+    return [claimed.get(job_id) for job_id, _ in claims]
 
 
 async def insert_attempts(

@@ -9,6 +9,7 @@ from typing import Any
 from pipeline.clock import utc_now
 from pipeline.db import Connection, Database
 from pipeline.errors import NotFits
+from pipeline.models import Job
 from pipeline.repositories import jobs
 
 # Each job's history before the claim, and the message that claims it.
@@ -63,6 +64,11 @@ def _claims(ids: Sequence[int]) -> list[tuple[int, str | None]]:
     return [(job_id, message) for job_id, (_, message) in zip(ids, CASES, strict=True)]
 
 
+def _attempts(claimed: Sequence[Job | None]) -> list[int | None]:
+    """The attempt numbers the claims opened (None: nothing claimed)."""
+    return [None if job is None else job.attempts for job in claimed]
+
+
 async def _states(database: Database, ids: Sequence[int]) -> list[tuple[Any, ...]]:
     async with database.transaction(write=False) as tx:
         found = await jobs.jobs_by_id(tx, ids)
@@ -78,7 +84,12 @@ async def test_a_group_claim_matches_claims_one_by_one(database: Database) -> No
             for job_id, message in _claims(one_by_one)
         ]
         claimed = await jobs.claim_jobs(tx, [*_claims(together), (10**9, "m-x")], "w1", now, lease)
-    assert claimed == [*expected, None]  # the unknown job claims nothing
+        # Each job as the claim left it: what reading it back would give.
+        stored = [await jobs.get_job(tx, job_id) for job_id in together]
+    assert _attempts(claimed) == [*expected, None]  # the unknown job claims nothing
+    assert claimed[:-1] == [
+        job if attempt is not None else None for job, attempt in zip(stored, expected, strict=True)
+    ]
     # The cases decide as their names say (guards the fixture, not only equality).
     assert [attempt is not None for attempt in expected] == [
         True, True, True, False, True, True, True, False, False,
@@ -95,7 +106,7 @@ async def test_a_job_named_twice_is_claimed_as_one_statement_each_would(
     async with database.transaction() as tx:
         expected = [await jobs.claim_job(tx, first, "w1", now, "m", None) for _ in range(2)]
         claimed = await jobs.claim_jobs(tx, [(second, "m"), (second, "m")], "w1", now, None)
-    assert claimed == expected == [1, 2]
+    assert _attempts(claimed) == expected == [1, 2]
 
 
 async def test_more_claims_than_one_statement_holds(database: Database) -> None:
@@ -107,4 +118,5 @@ async def test_more_claims_than_one_statement_holds(database: Database) -> None:
             for i in range(count)
         ]
         claimed = await jobs.claim_jobs(tx, [(i, f"m{i}") for i in ids], "w1", now, None)
-    assert claimed == [1] * count
+    assert _attempts(claimed) == [1] * count
+    assert [job.id for job in claimed if job] == ids
