@@ -36,7 +36,7 @@ from pipeline.errors import FitsflowError, ValidationError
 from pipeline.models import Job, JobState
 from pipeline.queues import DeadLetter
 from pipeline.repositories import jobs
-from pipeline.repositories.deadletters import jobs_by_id, reopen_failed_jobs
+from pipeline.repositories.deadletters import reopen_failed_jobs
 
 __all__ = [
     "DEFAULT_PAGE_SIZE",
@@ -103,7 +103,7 @@ async def _jobs(database: Database, letters: Sequence[DeadLetter]) -> dict[int, 
     if not ids:
         return {}
     async with database.transaction(write=False) as tx:
-        return await jobs_by_id(tx, ids)
+        return await jobs.jobs_by_id(tx, ids)
 
 
 def _document(letter: DeadLetter, known: dict[int, Job]) -> docs.DeadLetter:
@@ -180,7 +180,7 @@ async def _record_sent(
 
     async def record(tx: Connection) -> dict[int, Job]:
         now = utc_now()
-        known = await jobs_by_id(tx, carried)
+        known = await jobs.jobs_by_id(tx, carried)
         for old_id, new_id in moved.items():
             for job_id in letter_of[old_id].job_ids:
                 job = known.get(job_id)

@@ -1,4 +1,7 @@
-"""The jobs behind dead letters: looking them up, and reopening them for a requeue."""
+"""The jobs behind dead letters: reopening them for a requeue.
+
+(``jobs.jobs_by_id`` looks them up.)
+"""
 
 from __future__ import annotations
 
@@ -6,9 +9,8 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from pipeline.db import Connection
-from pipeline.models import Job
 
-__all__ = ["jobs_by_id", "reopen_failed_jobs"]
+__all__ = ["reopen_failed_jobs"]
 
 # A requeued dead letter is a fresh delivery of the same job, so the job goes
 # back to ``queued`` — only from ``failed``: a job that is still unfinished
@@ -23,19 +25,6 @@ REOPEN_FAILED_JOB_SQL = (
     " finished_at = NULL, next_attempt_at = NULL, lease_expires_at = NULL, updated_at = :now"
     " WHERE id = :id AND state = 'failed'"
 )
-SELECT_JOBS_SQL = "SELECT * FROM jobs WHERE id IN ({placeholders})"
-
-
-async def jobs_by_id(conn: Connection, job_ids: Sequence[int]) -> dict[int, Job]:
-    """The jobs with these ids that exist, by id."""
-    unique = sorted(set(job_ids))
-    if not unique:
-        return {}
-    # One bound placeholder per id; only the placeholder names are interpolated.
-    names = [f"id{index}" for index in range(len(unique))]
-    sql = SELECT_JOBS_SQL.format(placeholders=", ".join(f":{name}" for name in names))
-    rows = await conn.fetch_all(sql, dict(zip(names, unique, strict=True)))
-    return {int(row["id"]): Job.from_row(row) for row in rows}
 
 
 async def reopen_failed_jobs(conn: Connection, job_ids: Sequence[int], now: datetime) -> list[int]:
