@@ -29,14 +29,15 @@ COPY workers/ workers/
 # `pip install .` would leave `fitsflow db upgrade` without its revisions.
 # No extras: the image carries no test or development tools. The slim image
 # has no C compiler: gcc is installed for the build of the C card tokenizer
-# (pipeline/fits/_ctokenizer.c) and the TAN footprint
-# (pipeline/extract/_cfootprint.c) and purged in the same layer, so the image
-# keeps the compiled modules and not the compiler. Importing them proves the
+# (pipeline/fits/_ctokenizer.c), the TAN footprint
+# (pipeline/extract/_cfootprint.c) and the sky box (pipeline/search/_csky.c)
+# and purged in the same layer, so the image keeps the compiled modules and
+# not the compiler. Importing them proves the
 # build worked: without them headers would be read several times slower.
 RUN apt-get update \
  && apt-get install --yes --no-install-recommends gcc libc6-dev \
  && pip install --editable . \
- && python -c "import pipeline.fits._ctokenizer, pipeline.extract._cfootprint" \
+ && python -c "import pipeline.fits._ctokenizer, pipeline.extract._cfootprint, pipeline.search._csky" \
  && apt-get purge --yes --auto-remove gcc libc6-dev \
  && rm -rf /var/lib/apt/lists/* \
  && python -m compileall -q pipeline workers migrations

@@ -6,9 +6,11 @@ compiles them with the machine's C compiler:
 - ``pipeline/fits/_ctokenizer.c`` + ``_cheader.c``: the card tokenizer and
   the reader's block scan and keyword map (:mod:`pipeline.fits.native`);
 - ``pipeline/extract/_cfootprint.c``: the footprint of plain TAN images
-  (:mod:`pipeline.extract.footprint`).
+  (:mod:`pipeline.extract.footprint`);
+- ``pipeline/search/_csky.c``: the padded sky box of a footprint polygon
+  (:mod:`pipeline.search.sky`).
 
-Both are optional: without a compiler the install still succeeds and their
+All are optional: without a compiler the install still succeeds and their
 pure-Python twins give the same results, several times slower (a DEBUG line
 says so; in CI the tests fail when they are missing).
 """
@@ -32,6 +34,14 @@ setup(
             sources=["pipeline/extract/_cfootprint.c"],
             # Its results must be the Python path's to the bit: no fused
             # multiply-adds where the Python code multiplies, then adds.
+            extra_compile_args=[*COMPILE_ARGS, "-ffp-contract=off"],
+            libraries=["m"],
+            optional=True,
+        ),
+        Extension(
+            "pipeline.search._csky",
+            sources=["pipeline/search/_csky.c"],
+            # Bit for bit with pipeline.search.sky, as the footprint's is.
             extra_compile_args=[*COMPILE_ARGS, "-ffp-contract=off"],
             libraries=["m"],
             optional=True,

@@ -155,11 +155,16 @@ class SphericalPolygon:
         """
         if not vertices:
             return None
-        total = (
-            sum(v[0] for v in vertices),
-            sum(v[1] for v in vertices),
-            sum(v[2] for v in vertices),
-        )
+        # Added from the left, as sum() did up to Python 3.11 (3.12's compensates):
+        # pipeline/search/_csky.c does the same, whatever the interpreter.
+        x = y = z = 0.0
+        for vertex in vertices:
+            x += vertex[0]
+        for vertex in vertices:
+            y += vertex[1]
+        for vertex in vertices:
+            z += vertex[2]
+        total = (x, y, z)
         size = _norm(total)
         if size < _DEGENERATE:
             return None
