@@ -32,6 +32,7 @@ setup(
         Extension(
             "pipeline.extract._cfootprint",
             sources=["pipeline/extract/_cfootprint.c"],
+            depends=["pipeline/_pyfloat.h"],
             # Its results must be the Python path's to the bit: no fused
             # multiply-adds where the Python code multiplies, then adds.
             extra_compile_args=[*COMPILE_ARGS, "-ffp-contract=off"],
@@ -41,6 +42,7 @@ setup(
         Extension(
             "pipeline.search._csky",
             sources=["pipeline/search/_csky.c"],
+            depends=["pipeline/_pyfloat.h"],
             # Bit for bit with pipeline.search.sky, as the footprint's is.
             extra_compile_args=[*COMPILE_ARGS, "-ffp-contract=off"],
             libraries=["m"],

@@ -23,12 +23,8 @@
  * whose algorithm is not libm's; float % is Python's (sign of divisor).
  */
 
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
-#include <math.h>
+#include "../_pyfloat.h"
 #include <string.h>
-
-enum { DECLINED = 0, DONE = 1, FAILED = -1 };
 
 #define PV_COUNT 40          /* PVi_0 .. PVi_39, as wcs_keywords._PV_COUNT */
 #define POLE_TOLERANCE 1e-10 /* spherical._TOLERANCE */
@@ -53,7 +49,6 @@ enum {
 };
 
 static PyObject *names[K_COUNT];
-static PyObject *hypot_function; /* math.hypot */
 
 static int
 make_names(void)
@@ -389,41 +384,6 @@ icrs_like(PyObject *values)
 
 /* ---- the geometry ---------------------------------------------------------- */
 
-/* Python's float %: the remainder takes the divisor's sign. */
-static double
-py_mod(double value, double divisor)
-{
-    double mod = fmod(value, divisor);
-    if (mod != 0.0) {
-        if ((divisor < 0) != (mod < 0)) {
-            mod += divisor;
-        }
-    }
-    else {
-        mod = copysign(0.0, divisor);
-    }
-    return mod;
-}
-
-/* math.hypot(x, y), called through Python: its algorithm is its own. */
-static int
-py_hypot(double x, double y, double *out)
-{
-    PyObject *args[2] = {PyFloat_FromDouble(x), PyFloat_FromDouble(y)};
-    PyObject *result = NULL;
-    if (args[0] != NULL && args[1] != NULL) {
-        result = PyObject_Vectorcall(hypot_function, args, 2, NULL);
-    }
-    Py_XDECREF(args[0]);
-    Py_XDECREF(args[1]);
-    if (result == NULL) {
-        return FAILED;
-    }
-    *out = PyFloat_AsDouble(result);
-    Py_DECREF(result);
-    return *out == -1.0 && PyErr_Occurred() ? FAILED : DONE;
-}
-
 typedef struct {
     double crpix[2], crval[2], m[4];
     double phi_p, sin_p, cos_p; /* spherical.rotation_for, θ0 = 90° */
@@ -624,14 +584,8 @@ static struct PyModuleDef module_definition = {
 PyMODINIT_FUNC
 PyInit__cfootprint(void)
 {
-    PyObject *math = PyImport_ImportModule("math");
-    if (math == NULL) {
-        return NULL;
-    }
-    hypot_function = PyObject_GetAttrString(math, "hypot");
-    Py_DECREF(math);
     PyObject *module = NULL;
-    if (hypot_function != NULL && make_names() == 0) {
+    if (load_hypot() == 0 && make_names() == 0) {
         module = PyModule_Create(&module_definition);
     }
     if (module == NULL) {

@@ -23,11 +23,7 @@
  * equal values, as Python's do.
  */
 
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
-#include <math.h>
-
-enum { DECLINED = 0, DONE = 1, FAILED = -1 };
+#include "../_pyfloat.h"
 
 #define MAX_VERTICES 64
 #define DEGENERATE 1e-15        /* sphere._DEGENERATE */
@@ -35,8 +31,6 @@ enum { DECLINED = 0, DONE = 1, FAILED = -1 };
 
 static const double DEGREES = 180.0 / 3.14159265358979323846;
 static const double RADIANS = 3.14159265358979323846 / 180.0;
-
-static PyObject *hypot_function; /* math.hypot */
 
 typedef struct {
     double x, y, z;
@@ -60,41 +54,6 @@ static double
 py_max(double a, double b)
 {
     return b > a ? b : a;
-}
-
-/* Python's float %: the remainder takes the divisor's sign. */
-static double
-py_mod(double value, double divisor)
-{
-    double mod = fmod(value, divisor);
-    if (mod != 0.0) {
-        if ((divisor < 0) != (mod < 0)) {
-            mod += divisor;
-        }
-    }
-    else {
-        mod = copysign(0.0, divisor);
-    }
-    return mod;
-}
-
-/* math.hypot(x, y), called through Python: its algorithm is its own. */
-static int
-py_hypot(double x, double y, double *out)
-{
-    PyObject *args[2] = {PyFloat_FromDouble(x), PyFloat_FromDouble(y)};
-    PyObject *result = NULL;
-    if (args[0] != NULL && args[1] != NULL) {
-        result = PyObject_Vectorcall(hypot_function, args, 2, NULL);
-    }
-    Py_XDECREF(args[0]);
-    Py_XDECREF(args[1]);
-    if (result == NULL) {
-        return FAILED;
-    }
-    *out = PyFloat_AsDouble(result);
-    Py_DECREF(result);
-    return *out == -1.0 && PyErr_Occurred() ? FAILED : DONE;
 }
 
 static double
@@ -386,14 +345,8 @@ static struct PyModuleDef module_definition = {
 PyMODINIT_FUNC
 PyInit__csky(void)
 {
-    PyObject *math = PyImport_ImportModule("math");
-    if (math == NULL) {
-        return NULL;
-    }
-    hypot_function = PyObject_GetAttrString(math, "hypot");
-    Py_DECREF(math);
     PyObject *module = NULL;
-    if (hypot_function != NULL) {
+    if (load_hypot() == 0) {
         module = PyModule_Create(&module_definition);
     }
     if (module == NULL) {
