@@ -16,7 +16,6 @@ pure-Python reference. A missing C build fails in CI and skips elsewhere.
 from __future__ import annotations
 
 import contextlib
-import os
 import string
 import warnings
 from pathlib import Path
@@ -34,6 +33,7 @@ from pipeline.fits import read_fits, tokenizer
 from pipeline.fits.cards import TOKENIZERS, parse_cards
 from pipeline.samples import SampleKind, rng_for, write_sample
 from pipeline.settings import ReaderSettings
+from tests.support.compiled import require_built
 
 PRINTABLE = "".join(chr(c) for c in range(0x20, 0x7F))
 KEYWORD_CHARS = string.ascii_uppercase + string.digits + "_-"
@@ -56,11 +56,7 @@ TOKENIZER_NAMES = ("c", "python")
 def implementation(request: pytest.FixtureRequest) -> str:
     """Each tokenizer in turn; the C one must be built (in CI: must)."""
     name: str = request.param
-    if name not in TOKENIZERS:
-        message = "the C tokenizer is not built (pip install -e . with a C compiler)"
-        if os.environ.get("CI"):
-            pytest.fail(message + " (CI requires it)")
-        pytest.skip(message)
+    require_built(name in TOKENIZERS, "tokenizer")
     return name
 
 

@@ -13,7 +13,6 @@ by ``repr`` (so that -0.0 and 0.0 differ).
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 from typing import Any
 
@@ -28,12 +27,9 @@ from pipeline.fits.model import Hdu
 from pipeline.fits.structure import HduLayout
 from pipeline.samples import SampleKind, rng_for, write_sample
 from pipeline.settings import ReaderSettings
+from tests.support.compiled import require_built
 
-if footprint._tan_footprint is None:
-    _MESSAGE = "the C footprint is not built (pip install -e . with a C compiler)"
-    if os.environ.get("CI"):
-        pytest.fail(_MESSAGE + " (CI requires it)", pytrace=False)
-    pytest.skip(_MESSAGE, allow_module_level=True)
+require_built(footprint._tan_footprint is not None, "footprint")
 
 tan_footprint = footprint._tan_footprint
 

@@ -12,20 +12,16 @@ with the Python path's, floats by ``repr`` (so that -0.0 and 0.0 differ).
 from __future__ import annotations
 
 import math
-import os
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.search import sky
+from tests.support.compiled import require_built
 
-if sky._compiled_polygon_box is None:
-    _MESSAGE = "the C sky box is not built (pip install -e . with a C compiler)"
-    if os.environ.get("CI"):
-        pytest.fail(_MESSAGE + " (CI requires it)", pytrace=False)
-    pytest.skip(_MESSAGE, allow_module_level=True)
-
+require_built(sky._compiled_polygon_box is not None, "sky box")
+assert sky._compiled_polygon_box is not None
 polygon_box = sky._compiled_polygon_box
 
 Corners = list[tuple[float, float]]

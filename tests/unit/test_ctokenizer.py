@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import gc
 import gzip
-import os
 import tracemalloc
 from pathlib import Path
 from typing import Any
@@ -30,15 +29,12 @@ from pipeline.fits.header_blocks import scan_blocks_python
 from pipeline.fits.structure import first_values_python
 from pipeline.ingest.parse import _LISTED_KEYWORDS, card_rows_python, header_object_python
 from pipeline.samples import SampleKind, rng_for, write_sample
+from tests.support.compiled import require_built
 from tests.unit.test_cards_property import EDGE_VALUES, card_groups
 
-if "c" not in TOKENIZERS:
-    _MESSAGE = "the C tokenizer is not built (pip install -e . with a C compiler)"
-    if os.environ.get("CI"):
-        pytest.fail(_MESSAGE + " (CI requires it)", pytrace=False)
-    pytest.skip(_MESSAGE, allow_module_level=True)
+require_built("c" in TOKENIZERS, "tokenizer")
 
-from pipeline.fits import _ctokenizer  # only once known to be built
+from pipeline.fits import _ctokenizer  # noqa: E402 (only once known to be built)
 
 ASTROPY_ROOT = Path(astropy.__file__).resolve().parent
 
