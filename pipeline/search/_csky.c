@@ -117,11 +117,7 @@ make_polygon(Polygon *p)
     Vector total = {0.0, 0.0, 0.0};
     for (Py_ssize_t i = 0; i < p->count; i++) {
         total.x += p->vertices[i].x;
-    }
-    for (Py_ssize_t i = 0; i < p->count; i++) {
         total.y += p->vertices[i].y;
-    }
-    for (Py_ssize_t i = 0; i < p->count; i++) {
         total.z += p->vertices[i].z;
     }
     double size = norm(total);

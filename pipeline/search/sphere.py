@@ -159,11 +159,7 @@ class SphericalPolygon:
         # pipeline/search/_csky.c does the same, whatever the interpreter.
         x = y = z = 0.0
         for vertex in vertices:
-            x += vertex[0]
-        for vertex in vertices:
-            y += vertex[1]
-        for vertex in vertices:
-            z += vertex[2]
+            x, y, z = x + vertex[0], y + vertex[1], z + vertex[2]
         total = (x, y, z)
         size = _norm(total)
         if size < _DEGENERATE:
