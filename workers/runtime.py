@@ -36,6 +36,7 @@ from pipeline.ingest.parse import parse_file
 from pipeline.ingest.parsing import SMALL_FILE_BYTES
 from pipeline.ingest.service import IngestService, Parser
 from pipeline.outbox import IngestMessage
+from pipeline.priority import database_at
 from pipeline.retrypolicy import RetryPolicy
 from pipeline.settings import Settings
 from workers.brokers import BrokerAdapter, adapter_for
@@ -178,7 +179,10 @@ class WorkerRuntime:
             if self._service is None:
                 database = self.database
                 if database is None:
-                    database = open_database(self.settings.database)
+                    settings = self.settings
+                    database = open_database(
+                        database_at(settings.worker.priority, settings.database)
+                    )
                     await database.connect()
                     self.database = database
                     metrics.track_pool("worker", database)

@@ -63,6 +63,9 @@ def exec_workers(settings: Settings, config: Path | None) -> None:
     environment = dict(os.environ)
     environment["FITSFLOW_DATABASE_URL"] = settings.database.url
     environment["FITSFLOW_BROKER_URL"] = settings.broker.url
+    # The flag's priority, for the pool (pipeline.priority.database_at): the
+    # scheduling policy itself is inherited.
+    environment["FITSFLOW_WORKER_PRIORITY"] = settings.worker.priority.value
     if config is not None:
         environment["FITSFLOW_CONFIG"] = str(config.resolve())
     # Read by Dramatiq when its worker module is imported; an operator's own wins.

@@ -35,7 +35,7 @@ from pipeline.db.migrate import ensure_schema
 from pipeline.ingest.candidates import Candidate, NamePatterns, candidates
 from pipeline.ingest.oneshot import DEFAULT_CONCURRENCY, IngestSummary, ingest_candidates
 from pipeline.ingest.service import IngestResult, IngestService
-from pipeline.priority import lower_priority
+from pipeline.priority import database_at, lower_priority
 from pipeline.settings import Settings
 
 __all__ = ["ingest"]
@@ -85,7 +85,8 @@ async def _run(
     concurrency: int,
     verbose: bool,
 ) -> IngestSummary:
-    async with open_database(settings.database) as database:
+    # At idle priority, one connection when PostgreSQL shares the host.
+    async with open_database(database_at(settings.worker.priority, settings.database)) as database:
         service = IngestService(
             database,
             settings.reader,

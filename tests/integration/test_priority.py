@@ -3,22 +3,34 @@ everything else — the real commands, checked from the outside.
 
 `fitsflow ingest` and `fitsflow worker` must run under Linux's ``SCHED_IDLE``,
 and so must the processes they start (the reader processes, Dramatiq's worker
-processes), which inherit it only if it is applied before they exist.
+processes), which inherit it only if it is applied before they exist. Beside
+a PostgreSQL server on the same host, they also hold their database work to
+one connection: the server's backends do not inherit the policy.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
 from tests.support.catalogue import write_fits
-from tests.support.databases import ONLY_SQLITE
-from tests.support.processes import FitsflowProcess, fitsflow_env, wait_for_workers
+from tests.support.databases import ONLY_POSTGRESQL, ONLY_SQLITE, _run_isolated, opened_database
+from tests.support.processes import (
+    FITSFLOW,
+    FitsflowProcess,
+    fitsflow_env,
+    wait_for_catalogue,
+    wait_for_workers,
+)
 from tests.support.servers import private_redis_url
 
 __all__ = ["private_redis_url"]  # a fixture, imported to be found
@@ -95,3 +107,105 @@ def test_worker_and_its_dramatiq_processes_run_idle(
         assert {os.sched_getscheduler(pid) for pid in [worker.pid, *children]} == {os.SCHED_IDLE}
     finally:
         worker.interrupt()
+
+
+# fitsflow's own connections to the test database (its pool names them), not this one.
+_FITSFLOW_CONNECTIONS = """
+SELECT count(*) FROM pg_stat_activity
+ WHERE datname = current_database() AND application_name = 'fitsflow'
+   AND pid <> pg_backend_pid()
+"""
+
+
+async def _most_connections_during(args: list[str], env: dict[str, str], url: str) -> int:
+    """Run ``fitsflow ARGS`` to its end; the most connections it held at once
+    to the database at ``url``, sampled every few milliseconds."""
+    async with opened_database(url, pool_min_size=1, pool_max_size=1) as database:
+        command = await asyncio.create_subprocess_exec(
+            FITSFLOW, *args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        most = 0
+        while command.returncode is None:
+            most = max(most, int(await database.fetch_value(_FITSFLOW_CONNECTIONS)))
+            await asyncio.sleep(0.002)
+        _, error = await command.communicate()
+        assert command.returncode == 0, error.decode()
+        return most
+
+
+# The control (normal priority) shows that the files are enough for ingest
+# to open a second connection, so the single one at idle is the priority's doing.
+@ONLY_POSTGRESQL
+@pytest.mark.parametrize(("flag", "idle"), [(["--priority", "idle"], True), ([], False)])
+def test_ingest_at_idle_holds_a_local_postgresql_to_one_connection(
+    flag: list[str], idle: bool, migrated_database_url: str, tmp_path: Path
+) -> None:
+    for index in range(400):
+        write_fits(tmp_path / "files" / f"image-{index}.fits", index)
+    env = fitsflow_env(migrated_database_url, FITSFLOW_READER_PROCESSES="1")
+    args = ["ingest", str(tmp_path / "files"), *flag]
+    most = _run_isolated(_most_connections_during(args, env, migrated_database_url))
+    assert most == 1 if idle else most > 1
+
+
+def _connections_to(port: int, pid: int) -> int:
+    """Established TCP connections from process ``pid`` to ``port`` (its
+    sockets in ``/proc/PID/fd``, their peers in ``/proc/net/tcp*``)."""
+    sockets = set()
+    for descriptor in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(descriptor)
+        except OSError:  # closed since the listing
+            continue
+        if target.startswith("socket:["):
+            sockets.add(target[len("socket:[") : -1])
+    found = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            remote_port, state, inode = int(fields[2].rsplit(":", 1)[1], 16), fields[3], fields[9]
+            found += remote_port == port and state == "01" and inode in sockets  # 01: established
+    return found
+
+
+@ONLY_POSTGRESQL
+@pytest.mark.parametrize(("flag", "idle"), [(["--priority", "idle"], True), ([], False)])
+def test_worker_processes_at_idle_each_hold_a_local_postgresql_to_one_connection(
+    flag: list[str],
+    idle: bool,
+    migrated_database_url: str,
+    private_redis_url: str,
+    tmp_path: Path,
+) -> None:
+    files = 300
+    for index in range(files):
+        write_fits(tmp_path / "root" / f"image-{index}.fits", index)
+    env = fitsflow_env(migrated_database_url, private_redis_url)
+    port = urlsplit(migrated_database_url).port or 5432
+    args = ["worker", "--processes", "2", "--threads", "4", *flag]
+    worker = FitsflowProcess(args, env, tmp_path / "worker.log").start()
+    watcher = FitsflowProcess(["watch", "--watch", str(tmp_path / "root")], env, tmp_path / "w.log")
+    most: dict[int, int] = {}
+    done = threading.Event()
+
+    def sample() -> None:  # each Dramatiq worker process's connections, as they work
+        while not done.is_set():
+            for pid in worker.children():
+                with contextlib.suppress(OSError):  # a process just gone
+                    most[pid] = max(most.get(pid, 0), _connections_to(port, pid))
+            done.wait(0.002)
+
+    sampler = threading.Thread(target=sample)
+    try:
+        wait_for_workers(migrated_database_url, 2, worker)
+        sampler.start()
+        watcher.start()
+        facts = wait_for_catalogue(migrated_database_url, files, 120, watch=[worker, watcher])
+    finally:
+        done.set()
+        watcher.interrupt()
+        worker.interrupt()
+    sampler.join()
+    assert facts["states"] == {"succeeded": files}
+    assert len(most) == 2, most
+    assert set(most.values()) == {1} if idle else max(most.values()) > 1, most
