@@ -241,7 +241,8 @@ class WorkerSettings(BaseModel):
     #: CPU priority of ``fitsflow worker`` and ``fitsflow ingest``: ``idle``
     #: runs them only when nothing else wants the CPU (Linux ``SCHED_IDLE``;
     #: elsewhere the lowest ``nice``), so a backfill on a host that also
-    #: serves the status endpoint leaves it quick (pipeline.priority).
+    #: serves the status endpoint leaves it quick; with PostgreSQL on this
+    #: host, also one database connection at a time (pipeline.priority).
     priority: CpuPriority = CpuPriority.NORMAL
 
 

@@ -52,7 +52,8 @@ PriorityOption = Annotated[
     typer.Option(
         "--priority",
         help="CPU priority; idle: only when nothing else wants the CPU (Linux SCHED_IDLE), "
-        "so the status endpoint stays quick during a backfill (default: worker.priority).",
+        "and one connection to a PostgreSQL on this host, so the status endpoint stays "
+        "quick during a backfill (default: worker.priority).",
         show_default=False,
     ),
 ]
