@@ -51,7 +51,15 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 import asyncpg
 
-from pipeline.db.base import Connection, Database, Params, PoolCounters, PoolStats, Row
+from pipeline.db.base import (
+    Connection,
+    Database,
+    Params,
+    PoolCounters,
+    PoolStats,
+    Row,
+    as_rows,
+)
 from pipeline.db.sql import bind, compile_sql
 from pipeline.errors import (
     DatabaseBusy,
@@ -209,7 +217,7 @@ class PostgresConnection(Connection):
         text, args = self._prepare(sql, params)
         with self._translated():
             records = await self._proxy.fetch(text, *args)
-        return [dict(record) for record in records]
+        return as_rows(records)
 
     async def fetch_one(self, sql: str, params: Params | None = None) -> Row | None:
         text, args = self._prepare(sql, params)

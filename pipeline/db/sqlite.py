@@ -36,7 +36,15 @@ from urllib.parse import unquote
 
 import aiosqlite
 
-from pipeline.db.base import Connection, Database, Params, PoolCounters, PoolStats, Row
+from pipeline.db.base import (
+    Connection,
+    Database,
+    Params,
+    PoolCounters,
+    PoolStats,
+    Row,
+    as_rows,
+)
 from pipeline.db.sql import bind, compile_sql
 from pipeline.errors import (
     DatabaseBusy,
@@ -226,9 +234,7 @@ class _Pooled:
         return dict(rows[0]) if rows else None
 
     async def all(self, sql: str, args: Sequence[Any]) -> list[Row]:
-        return [
-            dict(row) for row in await self._call(lambda raw: raw.execute(sql, args).fetchall())
-        ]
+        return as_rows(await self._call(lambda raw: raw.execute(sql, args).fetchall()))
 
     async def commit(self) -> None:
         """Commit what began; a BEGIN never sent leaves nothing to commit."""
