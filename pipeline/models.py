@@ -24,6 +24,7 @@ __all__ = [
     "JobState",
     "Outcome",
     "Product",
+    "product_values",
 ]
 
 
@@ -115,20 +116,27 @@ class Product:
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> Product:
-        values = _pick(cls, row)
-        # Footprint corners are floats and NAXISn bounded by the reader's
-        # limits: neither can hold an integer past 64 bits. Warnings may quote
-        # any card and take the careful path.
-        for name in ("footprint", "naxis"):
-            values[name] = loads_small_numbers(values[name])
-        values["warnings"] = loads(values["warnings"])
-        for name in ("superseded_at", "obs_start", "created_at", "updated_at"):
-            values[name] = as_datetime(values[name])
-        values["is_current"] = bool(values["is_current"])
-        return cls(**values)
+        return cls(**product_values(row))
 
     def to_dict(self) -> dict[str, Any]:
         return _as_dict(self)
+
+
+def product_values(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A ``products`` row's values as :class:`Product` holds them, in its
+    fields' order: what the status API writes out for a page of products
+    without building (~9 µs) and then serialising a record per product."""
+    values = {name: row[name] for name in _field_names(Product)}  # every one is required
+    # Footprint corners are floats and NAXISn bounded by the reader's
+    # limits: neither can hold an integer past 64 bits. Warnings may quote
+    # any card and take the careful path.
+    for name in ("footprint", "naxis"):
+        values[name] = loads_small_numbers(values[name])
+    values["warnings"] = loads(values["warnings"])
+    for name in ("superseded_at", "obs_start", "created_at", "updated_at"):
+        values[name] = as_datetime(values[name])
+    values["is_current"] = bool(values["is_current"])
+    return values
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

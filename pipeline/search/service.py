@@ -13,11 +13,12 @@ candidates are read in growing batches until the page is full or none are left.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from pipeline.db import Connection, Row
 from pipeline.db.sql import Dialect
 from pipeline.jsonutil import loads
-from pipeline.models import Product
+from pipeline.models import Product, product_values
 from pipeline.search.criteria import ProductSearch
 from pipeline.search.sky import Cone, product_region, region_touches_cone
 from pipeline.search.statement import dialect_for, search_statement
@@ -34,9 +35,16 @@ MAX_CANDIDATE_BATCH = 5000
 class SearchPage:
     """One page of matching products, newest first."""
 
-    products: list[Product]
+    #: Each product's values as :class:`Product` holds them
+    #: (:func:`pipeline.models.product_values`): the status API writes them
+    #: out as they are, without a record per product.
+    values: list[dict[str, Any]]
     #: Continue below this id for the next page; None on the last page.
     next_before_id: int | None
+
+    @property
+    def products(self) -> list[Product]:
+        return [Product(**values) for values in self.values]
 
 
 async def search_products(
@@ -53,22 +61,23 @@ async def search_products(
     wanted = limit + 1  # one more than asked says whether another page exists
     sql_dialect = dialect_for(dialect)
     batch = wanted if search.cone is None else max(wanted, MIN_CANDIDATE_BATCH)
-    found: list[Product] = []
+    found: list[Row] = []
     position = before_id
     while len(found) < wanted:
         statement = search_statement(search, sql_dialect, before_id=position, batch=batch)
         rows = await conn.fetch_all(statement.sql, statement.params)
         for row in rows:
             if search.cone is None or _touches(row, search.cone):
-                found.append(Product.from_row(row))
+                found.append(row)
                 if len(found) == wanted:
                     break
         if len(rows) < batch:
             break  # no candidates left
         position = int(rows[-1]["id"])
         batch = min(batch * 2, MAX_CANDIDATE_BATCH)
-    page = found[:limit]
-    return SearchPage(page, page[-1].id if len(found) > limit else None)
+    # The row past the page only says that another page exists.
+    page = [product_values(row) for row in found[:limit]]
+    return SearchPage(page, int(page[-1]["id"]) if len(found) > limit else None)
 
 
 def _touches(row: Row, cone: Cone) -> bool:

@@ -5,6 +5,7 @@ product holds: generated products with every field's awkward values."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -70,10 +71,25 @@ def products(draw: st.DrawFn) -> Product:
     return Product(**fields)
 
 
+def _values(product: Product) -> dict[str, Any]:
+    return {field.name: getattr(product, field.name) for field in dataclasses.fields(Product)}
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.lists(products(), max_size=4), st.none() | st.just("p1f"))
 def test_a_page_is_written_as_its_published_document(
     found: list[Product], cursor: str | None
 ) -> None:
-    page = FoundPage(products=found, next_cursor=cursor)
+    page = FoundPage(values=[_values(product) for product in found], next_cursor=cursor)
+    assert page.json() == page.document().model_dump_json().encode()
+    assert page.products == found
+
+
+@settings(max_examples=20, deadline=None)
+@given(products())
+def test_an_integer_past_64_bits_takes_pydantics_path(product: Product) -> None:
+    values = _values(product)
+    values["warnings"] = [{"code": "card_value", "value": 2**70}]
+    page = FoundPage(values=[values], next_cursor=None)
+    assert b'"value":1180591620717411303424' in page.json()  # every digit, as pydantic writes
     assert page.json() == page.document().model_dump_json().encode()
