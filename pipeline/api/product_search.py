@@ -13,7 +13,6 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pipeline import models
 from pipeline.api.schemas import Product
 from pipeline.db import Database
 from pipeline.errors import ValidationError
@@ -64,10 +63,6 @@ class FoundPage:
     #: Each product's values as :class:`pipeline.models.Product` holds them.
     values: list[dict[str, Any]]
     next_cursor: str | None
-
-    @property
-    def products(self) -> list[models.Product]:
-        return [models.Product(**values) for values in self.values]
 
     def json(self) -> bytes:
         try:

@@ -123,8 +123,8 @@ async def test_pages_are_written_as_the_published_document(
     documented = found.document().model_dump_json().encode()
     assert response.headers["content-type"] == "application/json"
     assert response.content == found.json() == documented
-    assert len(found.products) == len(known.ids)
-    assert any(product.superseded_at is not None for product in found.products)
+    assert len(found.values) == len(known.ids)
+    assert any(product["superseded_at"] is not None for product in found.values)
 
 
 async def test_reads_can_require_the_token(database: Database, known: KnownCatalogue) -> None:
