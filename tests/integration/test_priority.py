@@ -38,6 +38,13 @@ __all__ = ["private_redis_url"]  # a fixture, imported to be found
 pytestmark = pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="Linux scheduling policies")
 
 
+def _images(directory: Path, count: int) -> Path:
+    """``directory`` with ``count`` distinct images in it."""
+    for index in range(count):
+        write_fits(directory / f"image-{index}.fits", index)
+    return directory
+
+
 def _ingest_reporting_policies(args: list[str], env: dict[str, str]) -> dict[str, object]:
     """`fitsflow ingest ARGS` run in a fresh interpreter that, at the end, reports
     its own scheduling policy and its reader processes' (caught as they start)."""
@@ -71,10 +78,9 @@ print(json.dumps({{"code": code, "own": os.sched_getscheduler(0), "readers": see
 def test_ingest_and_its_reader_processes_run_at_the_priority_asked(
     flag: list[str], policy: str, migrated_database_url: str, tmp_path: Path
 ) -> None:
-    for index in range(3):
-        write_fits(tmp_path / "files" / f"image-{index}.fits", index)
+    files = _images(tmp_path / "files", 3)
     env = fitsflow_env(migrated_database_url, FITSFLOW_READER_PROCESSES="1")
-    args = ["ingest", str(tmp_path / "files"), "--json", *flag]
+    args = ["ingest", str(files), "--json", *flag]
     seen = _ingest_reporting_policies(args, env)
     expected = getattr(os, policy)
     assert seen["code"] in (0, None) and seen["own"] == expected
@@ -140,10 +146,9 @@ async def _most_connections_during(args: list[str], env: dict[str, str], url: st
 def test_ingest_at_idle_holds_a_local_postgresql_to_one_connection(
     flag: list[str], idle: bool, migrated_database_url: str, tmp_path: Path
 ) -> None:
-    for index in range(400):
-        write_fits(tmp_path / "files" / f"image-{index}.fits", index)
+    files = _images(tmp_path / "files", 400)
     env = fitsflow_env(migrated_database_url, FITSFLOW_READER_PROCESSES="1")
-    args = ["ingest", str(tmp_path / "files"), *flag]
+    args = ["ingest", str(files), *flag]
     most = _run_isolated(_most_connections_during(args, env, migrated_database_url))
     assert most == 1 if idle else most > 1
 
@@ -178,13 +183,12 @@ def test_worker_processes_at_idle_each_hold_a_local_postgresql_to_one_connection
     tmp_path: Path,
 ) -> None:
     files = 300
-    for index in range(files):
-        write_fits(tmp_path / "root" / f"image-{index}.fits", index)
+    root = _images(tmp_path / "root", files)
     env = fitsflow_env(migrated_database_url, private_redis_url)
     port = urlsplit(migrated_database_url).port or 5432
     args = ["worker", "--processes", "2", "--threads", "4", *flag]
     worker = FitsflowProcess(args, env, tmp_path / "worker.log").start()
-    watcher = FitsflowProcess(["watch", "--watch", str(tmp_path / "root")], env, tmp_path / "w.log")
+    watcher = FitsflowProcess(["watch", "--watch", str(root)], env, tmp_path / "w.log")
     most: dict[int, int] = {}
     done = threading.Event()
 
