@@ -115,6 +115,13 @@ def _free_port() -> int:
 
 
 def _start_api(stack: ExitStack, url: str, broker_url: str | None, **extra: str) -> str:
+    return _start_api_process(stack, url, broker_url, **extra)[0]
+
+
+def _start_api_process(
+    stack: ExitStack, url: str, broker_url: str | None, **extra: str
+) -> tuple[str, int]:
+    """``fitsflow api`` on ``url``, stopped with ``stack``: its base URL and pid."""
     port = _free_port()
     if broker_url:
         extra["FITSFLOW_BROKER_URL"] = broker_url
@@ -134,7 +141,7 @@ def _start_api(stack: ExitStack, url: str, broker_url: str | None, **extra: str)
             import urllib.request
 
             with urllib.request.urlopen(base + "/health", timeout=2):
-                return base
+                return base, api.pid
         except OSError:
             time.sleep(0.1)
     raise SystemExit("fitsflow api did not answer /health within 60 s")

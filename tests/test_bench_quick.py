@@ -62,6 +62,23 @@ def test_pg_statements_profiles_a_distributed_burst() -> None:
     assert calls["INSERT INTO products"] == calls["INSERT INTO hdus"] == 60
 
 
+@pytest.mark.postgres
+@pytest.mark.timeout(300)
+def test_status_cpu_measures_every_kind_of_the_mix() -> None:
+    from contextlib import ExitStack
+
+    from bench.status_api import _create, _fill
+    from bench.status_cpu import measure
+    from bench.status_rate import mix
+
+    with ExitStack() as stack:
+        url = _create(stack, keep=False)
+        _fill(url, 2000)
+        # Enough requests that even /summary's take several clock ticks of CPU.
+        found = measure(url, 2000, 200, seed=1)
+    assert set(found) == set(mix(2000)) and all(ms > 0 for ms in found.values())
+
+
 @pytest.mark.redis
 @pytest.mark.timeout(120)
 def test_redis_acks_drains_both_brokers() -> None:
