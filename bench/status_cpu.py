@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
 import statistics
 import sys
@@ -33,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.harness import Result, Table
+from bench.services import _process_cpu_seconds
 from bench.status_api import _create, _fill, _start_api_process
 from bench.status_rate import _Connection, mix
 
@@ -40,12 +40,6 @@ __all__ = ["main", "measure"]
 
 RESULTS = Path(__file__).resolve().parent / "results"
 CONNECTIONS = 4
-_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / _TICKS
 
 
 async def _send(base: str, paths: list[str]) -> None:
@@ -78,9 +72,9 @@ def measure(
         for kind, path_for in mix(rows).items():
             asyncio.run(_send(base, [path_for(rng) for _ in range(min(200, requests))]))
             paths = [path_for(rng) for _ in range(requests)]
-            before = _cpu_seconds(pid)
+            before = _process_cpu_seconds(pid)
             asyncio.run(_send(base, paths))
-            found[kind] = (_cpu_seconds(pid) - before) / requests * 1000
+            found[kind] = (_process_cpu_seconds(pid) - before) / requests * 1000
     return found
 
 
