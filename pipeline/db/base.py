@@ -165,8 +165,9 @@ class Database(abc.ABC):
     def transaction(self, *, write: bool = True) -> AbstractAsyncContextManager[Connection]:
         """``async with db.transaction() as tx:`` commits on exit, rolls back on error.
 
-        ``write=False`` promises the body only reads (SQLite then does not take
-        the write lock).
+        ``write=False`` promises the body only reads: SQLite then does not take
+        the write lock, and PostgreSQL runs its statements without BEGIN and
+        COMMIT (at READ COMMITTED a transaction gives reads no common snapshot).
         """
 
     @abc.abstractmethod

@@ -112,6 +112,26 @@ async def test_a_failed_statement_rolls_back_the_whole_transaction(db: Database)
     assert await item_names(db) == []
 
 
+@ONLY_POSTGRESQL
+@pytest.mark.parametrize(
+    ("write", "between_statements"), [(False, "idle"), (True, "idle in transaction")]
+)
+async def test_a_read_holds_no_transaction_open_between_its_statements(
+    db: Database, write: bool, between_statements: str
+) -> None:
+    # What the server sees of a status request waiting for the CPU between two
+    # of its statements: a read is plain statements (no BEGIN/COMMIT trips),
+    # a write its transaction (the control that shows the probe can tell).
+    async with db.transaction(write=write) as tx:
+        pid = await tx.fetch_value("SELECT pg_backend_pid()")
+        async with db.connection() as probe:
+            state = await probe.fetch_value(
+                "SELECT state FROM pg_stat_activity WHERE pid = :pid", {"pid": pid}
+            )
+        assert await tx.fetch_value("SELECT count(*) FROM items") == 0
+    assert state == between_statements
+
+
 # --- statements and placeholders ---------------------------------------------------
 
 
