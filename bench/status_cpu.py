@@ -10,8 +10,10 @@ process spends per request moves much less: for each kind of the open-loop
 mix (``/jobs/{id}``, ``/files?path=``, ``/summary``, a 50-product search;
 :func:`bench.status_rate.mix`) this sends a warm-up, then ``--requests``
 requests over four kept-alive connections, one in flight on each, and reads
-the API process's CPU time (``utime + stime`` in ``/proc/PID/stat``) before
-and after.
+the CPU time (``utime + stime`` in ``/proc/PID/stat``) of the API process and
+of the PostgreSQL backends serving it (its ``application_name`` in
+``pg_stat_activity``; the server runs on this machine) before and after —
+a round trip saved shows on both sides.
 
 ``--compare DIR`` measures another checkout of fitsflow too (its ``pipeline``
 first on ``PYTHONPATH``; C extensions built there), alternating which goes
@@ -33,8 +35,9 @@ from typing import Any
 
 from bench.harness import Result, Table
 from bench.services import _process_cpu_seconds
-from bench.status_api import _create, _fill, _start_api_process
+from bench.status_api import _create, _fill, _settings, _start_api_process
 from bench.status_rate import _Connection, mix
+from pipeline.db import open_database
 
 __all__ = ["main", "measure"]
 
@@ -59,22 +62,44 @@ async def _send(base: str, paths: list[str]) -> None:
             connection.close()
 
 
+def _api_backends(url: str) -> list[int]:
+    """The server processes of ``fitsflow`` connections to ``url``'s database, but this one."""
+
+    async def run() -> list[int]:
+        async with open_database(_settings(url)) as database:
+            rows = await database.fetch_all(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+                " AND application_name = 'fitsflow' AND pid <> pg_backend_pid()"
+            )
+        return [int(row["pid"]) for row in rows]
+
+    return asyncio.run(run())
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    return sum(_process_cpu_seconds(pid) for pid in pids)
+
+
 def measure(
     url: str, rows: int, requests: int, seed: int, checkout: Path | None = None
-) -> dict[str, float]:
+) -> dict[str, dict[str, float]]:
     """One ``fitsflow api`` (from ``checkout``, or this one) on ``url``: CPU ms
-    per request of each kind of the mix."""
+    per request of each kind of the mix, ``api`` and ``postgresql``."""
     extra = {"PYTHONPATH": str(checkout)} if checkout is not None else {}
     rng = random.Random(seed)
-    found: dict[str, float] = {}
+    found: dict[str, dict[str, float]] = {"api": {}, "postgresql": {}}
     with ExitStack() as stack:
         base, pid = _start_api_process(stack, url, None, **extra)
         for kind, path_for in mix(rows).items():
             asyncio.run(_send(base, [path_for(rng) for _ in range(min(200, requests))]))
             paths = [path_for(rng) for _ in range(requests)]
-            before = _process_cpu_seconds(pid)
+            # After the warm-up: the pool holds the connections these requests use.
+            backends = _api_backends(url)
+            before, server_before = _process_cpu_seconds(pid), _cpu_seconds(backends)
             asyncio.run(_send(base, paths))
-            found[kind] = (_process_cpu_seconds(pid) - before) / requests * 1000
+            found["api"][kind] = (_process_cpu_seconds(pid) - before) / requests * 1000
+            server = _cpu_seconds(backends) - server_before
+            found["postgresql"][kind] = server / requests * 1000
     return found
 
 
@@ -89,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     trees: list[tuple[str, Path | None]] = [("this checkout", None)]
     if args.compare is not None:
         trees.append((str(args.compare), args.compare.resolve()))
-    rounds: dict[str, list[dict[str, float]]] = {name: [] for name, _ in trees}
+    rounds: dict[str, list[dict[str, dict[str, float]]]] = {name: [] for name, _ in trees}
     with ExitStack() as stack:
         url = args.database_url
         if url is None:
@@ -100,28 +125,33 @@ def main(argv: list[str] | None = None) -> int:
             for name, checkout in trees if number % 2 == 0 else trees[::-1]:
                 found = measure(url, args.rows, args.requests, seed=number, checkout=checkout)
                 rounds[name].append(found)
-                figures = ", ".join(f"{kind} {ms:.3f} ms" for kind, ms in found.items())
-                print(f"round {number + 1}, {name}: {figures}", flush=True)
+                figures = ", ".join(
+                    f"{kind} {ms:.3f} + {found['postgresql'][kind]:.3f} ms"
+                    for kind, ms in found["api"].items()
+                )
+                print(f"round {number + 1}, {name} (API + PostgreSQL): {figures}", flush=True)
     _write(args, rounds, argv)
     return 0
 
 
-def _write(args: argparse.Namespace, rounds: dict[str, list[dict[str, float]]],
+def _write(args: argparse.Namespace, rounds: dict[str, list[dict[str, dict[str, float]]]],
            argv: list[str] | None) -> None:  # fmt: skip
     table = Table(
         title=f"Status API CPU per request, closed loop, {args.requests:,} requests a kind",
-        columns=["checkout", "request", "CPU ms per request (each round)", "median"],
+        columns=["checkout", "request", "process", "CPU ms per request (each round)", "median"],
     )
     for name, found in rounds.items():
-        for kind in found[0] if found else []:
-            figures = [round(one[kind], 3) for one in found]
-            table.rows.append(
-                [name, kind, ", ".join(f"{f:.3f}" for f in figures),
-                 f"{statistics.median(figures):.3f}"]
-            )  # fmt: skip
+        for kind in found[0]["api"] if found else []:
+            for side, label in (("api", "API"), ("postgresql", "PostgreSQL")):
+                figures = [round(one[side][kind], 3) for one in found]
+                table.rows.append(
+                    [name, kind, label, ", ".join(f"{f:.3f}" for f in figures),
+                     f"{statistics.median(figures):.3f}"]
+                )  # fmt: skip
     table.notes.append(
-        f"{CONNECTIONS} kept-alive connections, one request in flight on each; the API "
-        "process's utime + stime from /proc around each kind's requests, after a warm-up"
+        f"{CONNECTIONS} kept-alive connections, one request in flight on each; utime + stime "
+        "from /proc around each kind's requests, after a warm-up: the API process, and the "
+        "PostgreSQL backends of its connections"
     )
     data: dict[str, Any] = {"rows": args.rows, "requests": args.requests, "rounds": rounds}
     command = "python -m bench.status_cpu " + " ".join(argv if argv is not None else sys.argv[1:])

@@ -76,7 +76,10 @@ def test_status_cpu_measures_every_kind_of_the_mix() -> None:
         _fill(url, 2000)
         # Enough requests that even /summary's take several clock ticks of CPU.
         found = measure(url, 2000, 200, seed=1)
-    assert set(found) == set(mix(2000)) and all(ms > 0 for ms in found.values())
+    assert set(found["api"]) == set(found["postgresql"]) == set(mix(2000))
+    assert all(ms > 0 for ms in found["api"].values())
+    # The server's side is read from the API's own backends: some of it shows.
+    assert sum(found["postgresql"].values()) > 0
 
 
 @pytest.mark.redis
