@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from pipeline import __version__
-from pipeline.api.auth import publish_security
+from pipeline.api.auth import read_guard
 from pipeline.api.context import StatusContext
 from pipeline.api.errors import install_error_handling
 from pipeline.api.metrics import install_metrics
@@ -59,15 +59,13 @@ def create_app(
     app.state.status = StatusContext(
         database=database, broker=broker, settings=settings, sender=sender
     )
+    reads = read_guard(settings.api.protect_reads)
     app.include_router(open_router)
-    app.include_router(router)
-    app.include_router(jobs_router)
-    app.include_router(products_router)
-    app.include_router(queues_router)
-    install_metrics(app, broker)
+    for guarded in (router, jobs_router, products_router, queues_router):
+        app.include_router(guarded, dependencies=reads)
+    install_metrics(app, broker, reads)
     install_error_handling(app)
     _publish_errors_as_answered(app)
-    publish_security(app, settings.api.protect_reads)
     return app
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
-from typing import Final
+from typing import Any, Final
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
@@ -28,7 +28,6 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from pipeline import metrics
-from pipeline.api.auth import Reader
 from pipeline.api.probe import BrokerProbe
 from pipeline.api.schemas import QueueDepth
 from pipeline.api.summary import queue_depths
@@ -42,7 +41,7 @@ QUEUE_CACHE_SECONDS: Final = 2.0
 QUEUE_TIMEOUT_SECONDS: Final = 2.0
 _STATES: Final = ("ready", "delayed", "in_flight")
 
-router = APIRouter(dependencies=[Reader])
+router = APIRouter()
 
 
 class QueueDepthCache:
@@ -133,7 +132,8 @@ async def prometheus_metrics(request: Request) -> Response:
     return Response(await exporter.render(), media_type=CONTENT_TYPE_LATEST)
 
 
-def install_metrics(app: FastAPI, broker: BrokerProbe) -> None:
-    """Serve ``/metrics`` on ``app``, asking ``broker`` for its queues."""
+def install_metrics(app: FastAPI, broker: BrokerProbe, dependencies: list[Any]) -> None:
+    """Serve ``/metrics`` on ``app``, asking ``broker`` for its queues, behind
+    ``dependencies`` (the app's read guard)."""
     app.state.metrics = ApiMetrics(broker)
-    app.include_router(router)
+    app.include_router(router, dependencies=dependencies)

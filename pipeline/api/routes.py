@@ -15,7 +15,6 @@ from fastapi.responses import JSONResponse
 
 from pipeline import __version__
 from pipeline.api import schemas
-from pipeline.api.auth import Reader
 from pipeline.api.catalogue import file_status, job_detail, product_detail
 from pipeline.api.context import StatusContext
 from pipeline.api.errors import envelope_response
@@ -50,8 +49,9 @@ def _documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 #: Every endpoint but /health: open unless ``api.protect_reads`` asks for the
-#: token (see :mod:`pipeline.api.auth`); a mutating route adds ``Operator``.
-router = APIRouter(dependencies=[Reader], responses={403: {"model": schemas.ErrorEnvelope}})
+#: token (the app adds :func:`~pipeline.api.auth.read_guard`'s dependencies as
+#: it includes the router); a mutating route adds ``Operator``.
+router = APIRouter(responses={403: {"model": schemas.ErrorEnvelope}})
 #: Liveness stays open whatever the settings: orchestrators probe it without tokens.
 open_router = APIRouter()
 

@@ -24,7 +24,7 @@ from fastapi import APIRouter, Body, Depends, Query, Request
 from pydantic import BeforeValidator
 
 from pipeline.api import schemas
-from pipeline.api.auth import Operator, Reader
+from pipeline.api.auth import Operator
 from pipeline.api.context import StatusContext
 from pipeline.api.jobs_views import (
     DEFAULT_EXAMPLES,
@@ -95,7 +95,8 @@ def _documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {status: {"model": schemas.ErrorEnvelope} for status in (*statuses, 500)}
 
 
-router = APIRouter(dependencies=[Reader], responses={403: {"model": schemas.ErrorEnvelope}})
+#: Reads guarded as the app includes it (pipeline.api.auth.read_guard).
+router = APIRouter(responses={403: {"model": schemas.ErrorEnvelope}})
 
 #: Background work (bulk retries, scans) kept referenced until it ends.
 _background: set[asyncio.Task[Any]] = set()

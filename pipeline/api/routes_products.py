@@ -14,7 +14,6 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from pipeline.api import schemas
-from pipeline.api.auth import Reader
 from pipeline.api.context import StatusContext
 from pipeline.api.errors import bad_parameter
 from pipeline.api.product_search import (
@@ -80,7 +79,8 @@ async def _given_once(request: Request) -> None:
             raise bad_parameter(name, "given more than once; repeat only `where`")
 
 
-router = APIRouter(dependencies=[Reader, Depends(_given_once)])
+#: Reads guarded as the app includes it (pipeline.api.auth.read_guard).
+router = APIRouter(dependencies=[Depends(_given_once)])
 
 
 async def _context(request: Request) -> StatusContext:

@@ -1,10 +1,11 @@
 """Endpoints for queues, workers and dead letters: thin adapters over
 :mod:`pipeline.api.queues` and :mod:`pipeline.api.deadletters`.
 
-Reads are behind :data:`~pipeline.api.auth.Reader` (open unless
-``api.protect_reads``); requeue and purge change the broker and the jobs, so
-they are behind :data:`~pipeline.api.auth.Operator` (403 until ``api.token``
-is set, and then without the right bearer token).
+Reads are behind :data:`~pipeline.api.auth.Reader` where ``api.protect_reads``
+is set (the app adds it as it includes this router, see
+:func:`~pipeline.api.auth.read_guard`); requeue and purge change the broker
+and the jobs, so they are behind :data:`~pipeline.api.auth.Operator` (403
+until ``api.token`` is set, and then without the right bearer token).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 
 from pipeline.api import queue_schemas as docs
-from pipeline.api.auth import Operator, Reader
+from pipeline.api.auth import Operator
 from pipeline.api.context import StatusContext
 from pipeline.api.deadletters import (
     DEFAULT_PAGE_SIZE,
@@ -52,19 +53,19 @@ def _documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
 router = APIRouter(tags=["queues"])
 
 
-@router.get("/queues", dependencies=[Reader], responses=_documented(403, 503))
+@router.get("/queues", responses=_documented(403, 503))
 async def queues(context: Context) -> docs.Queues:
     """Per queue: ready, delayed, in flight, dead, the oldest wait; and the workers."""
     return await build_queues(context.database, context.broker, context.settings.broker.url)
 
 
-@router.get("/workers", dependencies=[Reader], responses=_documented(403, 503))
+@router.get("/workers", responses=_documented(403, 503))
 async def workers(context: Context) -> docs.Workers:
     """Worker processes by heartbeat (alive or not), with the jobs each is running."""
     return await build_workers(context.database)
 
 
-@router.get("/dlq", dependencies=[Reader], responses=_documented(400, 403, 503))
+@router.get("/dlq", responses=_documented(400, 403, 503))
 async def dead_letters(
     context: Context,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,

@@ -116,6 +116,24 @@ async def test_routes_are_enumerated(make_client: Callable[[Settings], Any]) -> 
         assert ("POST", TEST_ONLY_PATH) in mutating_routes(app)
 
 
+@pytest.mark.parametrize("protect_reads", [False, True])
+async def test_the_schema_says_which_operations_ask_for_the_token(
+    make_client: Callable[[Settings], Any], protect_reads: bool
+) -> None:
+    # What a client (or schemathesis) is told: reads ask for the bearer token
+    # exactly when it is required of them; actions always do.
+    async with make_client(_settings(TOKEN, protect_reads=protect_reads)) as (app, _):
+        paths = app.openapi()["paths"]
+        for path, operations in paths.items():
+            for method, operation in operations.items():
+                asks = {"HTTPBearer": []} in operation.get("security", [])
+                if method.upper() in MUTATING:
+                    assert asks, (method, path)
+                elif path != "/health":
+                    assert asks is protect_reads, (method, path)
+        assert "security" not in paths["/health"]["get"]
+
+
 async def test_no_token_reads_open_and_actions_disabled(
     make_client: Callable[[Settings], Any],
 ) -> None:
