@@ -13,14 +13,19 @@ product ever lay there, to tell "never seen" (404) from "seen, now gone".
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, Final
 
 from pipeline.api import schemas
 from pipeline.db import Connection
-from pipeline.models import Product
+from pipeline.jsonutil import dumps_document
+from pipeline.models import Job, JobAttempt, Product
 from pipeline.repositories import jobs, products, status
 
-__all__ = ["file_status", "job_detail", "product_detail", "product_summary"]
+__all__ = ["FoundJob", "file_status", "find_job", "job_detail", "product_detail", "product_summary"]
+
+#: The published documents' fields, in their order (the JSON is written in it).
+_JOB_FIELDS: Final = tuple(schemas.Job.model_fields)
+_ATTEMPT_FIELDS: Final = tuple(schemas.Attempt.model_fields)
 
 
 def _fields(record: Any) -> dict[str, Any]:
@@ -43,13 +48,47 @@ async def product_detail(conn: Connection, product_id: int) -> schemas.ProductDe
     return schemas.ProductDetail.model_validate({**_fields(product), "hdus": hdus})
 
 
-async def job_detail(conn: Connection, job_id: int) -> schemas.JobDetail | None:
+@dataclasses.dataclass(frozen=True, slots=True)
+class FoundJob:
+    """A job and its attempts as read, not yet a checked document.
+
+    :meth:`json` writes exactly the :class:`schemas.JobDetail` document
+    (tests hold them equal) from the records: no pydantic validation of
+    them, then FastAPI's serialisation — ~7 % of a ``GET /jobs/{id}``'s CPU.
+    """
+
+    job: Job
+    attempts: list[JobAttempt]
+
+    def json(self) -> bytes:
+        document = {
+            "job": {name: getattr(self.job, name) for name in _JOB_FIELDS},
+            "attempts": [
+                {name: getattr(attempt, name) for name in _ATTEMPT_FIELDS}
+                for attempt in self.attempts
+            ],
+        }
+        try:
+            return dumps_document(document)
+        except TypeError:  # error details quote an integer past 64 bits
+            return self.document().model_dump_json().encode()
+
+    def document(self) -> schemas.JobDetail:
+        return schemas.JobDetail.model_validate({"job": self.job, "attempts": self.attempts})
+
+
+async def find_job(conn: Connection, job_id: int) -> FoundJob | None:
     """Job ``job_id`` and its attempts, oldest first; None if unknown."""
     job = await jobs.get_job(conn, job_id)
     if job is None:
         return None
-    attempts = await jobs.list_attempts(conn, job_id)
-    return schemas.JobDetail.model_validate({"job": job, "attempts": attempts})
+    return FoundJob(job, await jobs.list_attempts(conn, job_id))
+
+
+async def job_detail(conn: Connection, job_id: int) -> schemas.JobDetail | None:
+    """Job ``job_id`` and its attempts as the published document; None if unknown."""
+    found = await find_job(conn, job_id)
+    return found.document() if found is not None else None
 
 
 async def file_status(conn: Connection, path: str) -> schemas.FileStatus | None:

@@ -11,11 +11,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from pipeline import __version__
 from pipeline.api import schemas
-from pipeline.api.catalogue import file_status, job_detail, product_detail
+from pipeline.api.catalogue import file_status, find_job, product_detail
 from pipeline.api.context import StatusContext
 from pipeline.api.errors import envelope_response
 from pipeline.api.health import readiness
@@ -84,14 +84,20 @@ async def ready(context: Context) -> schemas.Readiness | JSONResponse:
     )
 
 
-@router.get("/jobs/{job_id}", tags=["jobs"], responses=_documented(400, 404, 503))
-async def get_job(context: Context, job_id: IdPath) -> schemas.JobDetail:
+@router.get(
+    "/jobs/{job_id}",
+    tags=["jobs"],
+    response_model=schemas.JobDetail,
+    responses=_documented(400, 404, 503),
+)
+async def get_job(context: Context, job_id: IdPath) -> Response:
     """One job and the history of its attempts."""
     async with context.database.transaction(write=False) as tx:
-        found = await job_detail(tx, job_id)
+        found = await find_job(tx, job_id)
     if found is None:
         raise NotFound(f"no job {job_id}", details={"job_id": job_id})
-    return found
+    # Written by the records themselves: the same document as JobDetail.
+    return Response(found.json(), media_type="application/json")
 
 
 @router.get("/files", tags=["catalogue"], responses=_documented(400, 404, 503))
