@@ -5,9 +5,13 @@ from __future__ import annotations
 import json
 import math
 import re
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import orjson
+
+if TYPE_CHECKING:  # an annotation only: the reader processes need no pydantic
+    from pydantic import BaseModel
 
 __all__ = ["dumps", "dumps_document", "loads", "loads_small_numbers"]
 
@@ -36,14 +40,17 @@ def dumps(value: Any) -> str:
         return json.dumps(_finite(value), default=_default, separators=(",", ":"), allow_nan=False)
 
 
-def dumps_document(value: Any) -> bytes:
+def dumps_document(value: Any, reference: Callable[[], BaseModel]) -> bytes:
     """``value`` as the status API's JSON bytes, written as pydantic writes its
     documents (UTC datetimes ending in ``Z``; the same digits for floats).
 
-    TypeError for integers past 64 bits, which orjson refuses: the caller
-    then takes pydantic's own path.
+    An integer past 64 bits, which orjson refuses, takes pydantic's own path:
+    ``reference()`` is the published document, written with every digit.
     """
-    return orjson.dumps(value, option=orjson.OPT_UTC_Z)
+    try:
+        return orjson.dumps(value, option=orjson.OPT_UTC_Z)
+    except TypeError:
+        return reference().model_dump_json().encode()
 
 
 def _finite(value: Any) -> Any:

@@ -68,10 +68,7 @@ class FoundJob:
                 for attempt in self.attempts
             ],
         }
-        try:
-            return dumps_document(document)
-        except TypeError:  # error details quote an integer past 64 bits
-            return self.document().model_dump_json().encode()
+        return dumps_document(document, self.document)
 
     def document(self) -> schemas.JobDetail:
         return schemas.JobDetail.model_validate({"job": self.job, "attempts": self.attempts})

@@ -65,10 +65,8 @@ class FoundPage:
     next_cursor: str | None
 
     def json(self) -> bytes:
-        try:
-            return dumps_document({"products": self.values, "next_cursor": self.next_cursor})
-        except TypeError:  # a warning quotes an integer past 64 bits
-            return self.document().model_dump_json().encode()
+        page = {"products": self.values, "next_cursor": self.next_cursor}
+        return dumps_document(page, self.document)
 
     def document(self) -> ProductPage:
         return ProductPage(

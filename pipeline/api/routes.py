@@ -1,7 +1,7 @@
 """The status API's endpoints: thin adapters from HTTP to the read functions.
 
-Each handler checks its parameters, runs its reads in one read-only
-transaction and returns a document of :mod:`pipeline.api.schemas`; errors
+Each handler checks its parameters, runs its reads in one read block
+(``transaction(write=False)``) and returns a document of :mod:`pipeline.api.schemas`; errors
 travel as exceptions to :mod:`pipeline.api.errors`, which turns them into the
 envelope.
 """

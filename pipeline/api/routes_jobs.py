@@ -1,6 +1,6 @@
 """The operators' job endpoints: listing and failures, retry, file history, batches, scan.
 
-Reads run in one read-only transaction and return the documents built by
+Reads run in one read block (``transaction(write=False)``) and return the documents built by
 :mod:`pipeline.api.jobs_views` (the terminal prints the same). Mutations
 need the operator's token (``dependencies=[Operator]``) and a sender in the
 app's context; without one they answer 503 ``broker_unavailable``. A bulk

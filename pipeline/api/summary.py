@@ -3,7 +3,7 @@
 One function builds the document for both, so a script reading
 ``fitsflow status --json`` and a dashboard polling ``/summary`` see the same
 numbers. The database part is three index-only or index-bounded reads in one
-read transaction (see :mod:`pipeline.repositories.status`), which the API
+read block (see :mod:`pipeline.repositories.status`), which the API
 reuses for a second once they grow costly (:mod:`pipeline.api.summary_counts`,
 the result labelled with ``counted_at``); the broker is
 asked for its queue depths with a deadline, and a broker that cannot answer

@@ -79,7 +79,7 @@ class Counts:
 
 
 async def count(database: Database) -> Counts:
-    """Count now, in one read transaction."""
+    """Count now, in one read block (``transaction(write=False)``)."""
     started = time.perf_counter()
     async with database.transaction(write=False) as tx:
         jobs = await status.count_jobs_by_state(tx)

@@ -61,7 +61,7 @@ PrefixOption = Annotated[str | None, typer.Option("--path-prefix", help="Paths s
 
 
 def _read(settings: Settings, view: Callable[[Connection], Awaitable[T]]) -> T:
-    """Run ``view(tx)`` in one read transaction on the catalogue."""
+    """Run ``view(tx)`` in one read block on the catalogue."""
 
     async def run() -> T:
         async with catalogue(settings) as database, database.transaction(write=False) as tx:
