@@ -1,13 +1,12 @@
 """Products and paths as the status API shows them.
 
-``GET /files?path=`` answers "what happened to this path?" with at most five
-indexed lookups: the newest job for the path (``ix_jobs_path_id``, read
-backwards), the product current at the path (the partial unique index
-``ux_products_current_path``), the product the newest job recorded when it is
-another one (primary key), and each product's HDUs (the primary key of
-``hdus``) without their headers. Only when both the job and the current
-product are missing is ``ix_products_path`` asked whether some superseded
-product ever lay there, to tell "never seen" (404) from "seen, now gone".
+``GET /files?path=`` answers "what happened to this path?" in two
+statements of indexed lookups: the newest job for the path with the product
+current there and the one the job recorded when it is another
+(:func:`~pipeline.repositories.status.path_records`), then those products'
+HDUs without their headers. Only when neither the job nor a current product
+is there is ``ix_products_path`` asked whether some superseded product ever
+lay there, to tell "never seen" (404) from "seen, now gone".
 """
 
 from __future__ import annotations
@@ -18,10 +17,10 @@ from typing import Any, Final
 from pipeline.api import schemas
 from pipeline.db import Connection
 from pipeline.jsonutil import dumps_document
-from pipeline.models import Job, JobAttempt, Product
+from pipeline.models import Job, JobAttempt
 from pipeline.repositories import jobs, products, status
 
-__all__ = ["FoundJob", "file_status", "find_job", "job_detail", "product_detail", "product_summary"]
+__all__ = ["FoundFile", "FoundJob", "file_status", "find_job", "job_detail", "product_detail"]
 
 #: The published documents' fields, in their order (the JSON is written in it).
 _JOB_FIELDS: Final = tuple(schemas.Job.model_fields)
@@ -31,12 +30,6 @@ _ATTEMPT_FIELDS: Final = tuple(schemas.Attempt.model_fields)
 def _fields(record: Any) -> dict[str, Any]:
     """A record's fields by name, shallowly (nested values are not copied)."""
     return {field.name: getattr(record, field.name) for field in dataclasses.fields(record)}
-
-
-async def product_summary(conn: Connection, product: Product) -> schemas.ProductSummary:
-    """``product`` with its HDUs, headers left out."""
-    hdus = await status.hdu_summaries(conn, product.id)
-    return schemas.ProductSummary.model_validate({**_fields(product), "hdus": hdus})
 
 
 async def product_detail(conn: Connection, product_id: int) -> schemas.ProductDetail | None:
@@ -62,7 +55,7 @@ class FoundJob:
 
     def json(self) -> bytes:
         document = {
-            "job": {name: getattr(self.job, name) for name in _JOB_FIELDS},
+            "job": _job_values(self.job),
             "attempts": [
                 {name: getattr(attempt, name) for name in _ATTEMPT_FIELDS}
                 for attempt in self.attempts
@@ -76,10 +69,8 @@ class FoundJob:
 
 async def find_job(conn: Connection, job_id: int) -> FoundJob | None:
     """Job ``job_id`` and its attempts, oldest first; None if unknown."""
-    job = await jobs.get_job(conn, job_id)
-    if job is None:
-        return None
-    return FoundJob(job, await jobs.list_attempts(conn, job_id))
+    found = await jobs.job_with_attempts(conn, job_id)
+    return FoundJob(*found) if found is not None else None
 
 
 async def job_detail(conn: Connection, job_id: int) -> schemas.JobDetail | None:
@@ -88,19 +79,54 @@ async def job_detail(conn: Connection, job_id: int) -> schemas.JobDetail | None:
     return found.document() if found is not None else None
 
 
-async def file_status(conn: Connection, path: str) -> schemas.FileStatus | None:
+def _job_values(job: Job) -> dict[str, Any]:
+    """A job's fields in the published :class:`schemas.Job`'s order."""
+    return {name: getattr(job, name) for name in _JOB_FIELDS}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class FoundFile:
+    """What is recorded at a path, as read, not yet a checked document.
+
+    :meth:`json` writes exactly the :class:`schemas.FileStatus` document
+    (tests hold them equal) from the job record and the products' values.
+    """
+
+    path: str
+    latest_job: Job | None
+    #: Each product's values (as :func:`pipeline.models.product_values`) and its ``hdus``.
+    current_product: dict[str, Any] | None
+    latest_job_product: dict[str, Any] | None
+
+    def json(self) -> bytes:
+        document = {
+            "path": self.path,
+            "latest_job": _job_values(self.latest_job) if self.latest_job else None,
+            "current_product": self.current_product,
+            "latest_job_product": self.latest_job_product,
+        }
+        return dumps_document(document, self.document)
+
+    def document(self) -> schemas.FileStatus:
+        return schemas.FileStatus.model_validate(
+            {
+                "path": self.path,
+                "latest_job": self.latest_job,
+                "current_product": self.current_product,
+                "latest_job_product": self.latest_job_product,
+            }
+        )
+
+
+async def file_status(conn: Connection, path: str) -> FoundFile | None:
     """What is known of ``path`` (absolute, normalised); None if fitsflow never saw it."""
-    latest = await jobs.latest_for_path(conn, path)
-    current = await products.current_at_path(conn, path)
-    if latest is None and current is None and not await status.path_has_product(conn, path):
+    found = await status.path_records(conn, path)
+    held = found.products
+    if found.latest_job is None and not held and not await status.path_has_product(conn, path):
         return None
-    other: Product | None = None
-    recorded = latest.product_id if latest is not None else None
-    if recorded is not None and (current is None or recorded != current.id):
-        other = await products.get_product(conn, recorded)
-    return schemas.FileStatus(
-        path=path,
-        latest_job=schemas.Job.model_validate(latest) if latest else None,
-        current_product=await product_summary(conn, current) if current else None,
-        latest_job_product=await product_summary(conn, other) if other else None,
-    )
+    hdus = await status.hdu_summaries(conn, *(values["id"] for values in held)) if held else {}
+
+    def summary(values: dict[str, Any] | None) -> dict[str, Any] | None:
+        return {**values, "hdus": hdus[values["id"]]} if values is not None else None
+
+    return FoundFile(path, found.latest_job, summary(found.current), summary(found.recorded))

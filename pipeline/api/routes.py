@@ -100,18 +100,24 @@ async def get_job(context: Context, job_id: IdPath) -> Response:
     return Response(found.json(), media_type="application/json")
 
 
-@router.get("/files", tags=["catalogue"], responses=_documented(400, 404, 503))
+@router.get(
+    "/files",
+    tags=["catalogue"],
+    response_model=schemas.FileStatus,
+    responses=_documented(400, 404, 503),
+)
 async def get_file(
     context: Context,
     path: Annotated[str, text_query("The file's absolute path.", required=True, absolute=True)],
-) -> schemas.FileStatus:
+) -> Response:
     """What happened to a path: its latest job, its current product, the job's product."""
     normalised = absolute_path(path)
     async with context.database.transaction(write=False) as tx:
         found = await file_status(tx, normalised)
     if found is None:
         raise NotFound(f"fitsflow has never seen {normalised}", details={"path": normalised})
-    return found
+    # Written by the records themselves: the same document as FileStatus.
+    return Response(found.json(), media_type="application/json")
 
 
 @router.get("/products/{product_id}", tags=["catalogue"], responses=_documented(400, 404, 503))

@@ -13,6 +13,7 @@ from pipeline.errors import FitsflowError
 from pipeline.jsonutil import dumps
 from pipeline.models import Job, JobAttempt, JobState, Outcome
 from pipeline.repositories.batching import chunks, in_list
+from pipeline.repositories.joined import prefixed_columns, unprefixed
 
 __all__ = [
     "NewJob",
@@ -26,6 +27,7 @@ __all__ = [
     "insert_attempts",
     "insert_job",
     "insert_jobs",
+    "job_with_attempts",
     "jobs_by_id",
     "jobs_for_path",
     "latest_for_path",
@@ -132,6 +134,15 @@ SELECT_JOB_SQL = "SELECT * FROM jobs WHERE id = :id"
 SELECT_LATEST_FOR_PATH_SQL = "SELECT * FROM jobs WHERE path = :path ORDER BY id DESC LIMIT 1"
 SELECT_JOBS_FOR_PATH_SQL = "SELECT * FROM jobs WHERE path = :path ORDER BY id DESC LIMIT :limit"
 SELECT_ATTEMPTS_SQL = "SELECT * FROM job_attempts WHERE job_id = :job_id ORDER BY attempt"
+#: A job's attempt columns in SELECT_JOB_WITH_ATTEMPTS_SQL carry this prefix.
+_ATTEMPT_PREFIX = "attempt_"
+# The job and its attempts in one statement (the primary key, then
+# uq_job_attempts_job_id_attempt): one row per attempt, one row of NULL
+# attempt columns for a job not tried yet.
+SELECT_JOB_WITH_ATTEMPTS_SQL = (
+    f"SELECT jobs.*, {prefixed_columns('a', JobAttempt, _ATTEMPT_PREFIX)} FROM jobs"
+    " LEFT JOIN job_attempts AS a ON a.job_id = jobs.id WHERE jobs.id = :id ORDER BY a.attempt"
+)
 
 
 async def insert_job(
@@ -486,6 +497,19 @@ async def mark_enqueued(conn: Connection, job_id: int, message_id: str, now: dat
 async def get_job(conn: Connection, job_id: int) -> Job | None:
     row = await conn.fetch_one(SELECT_JOB_SQL, {"id": job_id})
     return Job.from_row(row) if row else None
+
+
+async def job_with_attempts(conn: Connection, job_id: int) -> tuple[Job, list[JobAttempt]] | None:
+    """Job ``job_id`` and its attempts, oldest first, in one statement; None if unknown."""
+    rows = await conn.fetch_all(SELECT_JOB_WITH_ATTEMPTS_SQL, {"id": job_id})
+    if not rows:
+        return None
+    attempts = [
+        JobAttempt.from_row(unprefixed(row, JobAttempt, _ATTEMPT_PREFIX))
+        for row in rows
+        if row[_ATTEMPT_PREFIX + "id"] is not None
+    ]
+    return Job.from_row(rows[0]), attempts
 
 
 async def latest_for_path(conn: Connection, path: str) -> Job | None:
