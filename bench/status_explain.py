@@ -25,14 +25,10 @@ def statements(rows: int) -> dict[str, list[tuple[str, dict[str, Any]]]]:
     day = dt.date(1970, 1, 1) + dt.timedelta(days=night)
     path = f"/data/raw/{day.isoformat()}/exp-{number:07d}.fits"
     return {
-        "/jobs/{id}": [
-            (jobs.SELECT_JOB_SQL, {"id": number}),
-            (jobs.SELECT_ATTEMPTS_SQL, {"job_id": number}),
-        ],
+        "/jobs/{id}": [(jobs.SELECT_JOB_WITH_ATTEMPTS_SQL, {"id": number})],
         "/files?path=": [
-            (jobs.SELECT_LATEST_FOR_PATH_SQL, {"path": path}),
-            (products.SELECT_CURRENT_AT_PATH_SQL, {"path": path}),
-            (status.HDU_SUMMARIES_SQL, {"product_id": number}),
+            (status.PATH_RECORDS_SQL, {"path": path}),
+            (status.HDU_SUMMARIES_SQL, {"first": number, "second": number}),
         ],
         "/summary": [
             *[(status.COUNT_STATE_SQL, {"state": state}) for state in _states()],

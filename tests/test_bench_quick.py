@@ -64,11 +64,13 @@ def test_pg_statements_profiles_a_distributed_burst() -> None:
 
 @pytest.mark.postgres
 @pytest.mark.timeout(300)
-def test_status_cpu_measures_every_kind_of_the_mix() -> None:
+def test_status_cpu_and_explain_cover_every_kind_of_the_mix() -> None:
+    import asyncio
     from contextlib import ExitStack
 
     from bench.status_api import _create, _fill
     from bench.status_cpu import measure
+    from bench.status_explain import explain_all
     from bench.status_rate import mix
 
     with ExitStack() as stack:
@@ -76,6 +78,12 @@ def test_status_cpu_measures_every_kind_of_the_mix() -> None:
         _fill(url, 2000)
         # Enough requests that even /summary's take several clock ticks of CPU.
         found = measure(url, 2000, 200, seed=1)
+        # The endpoints' statements, as the repositories hold them, explained.
+        explained = asyncio.run(explain_all(url, 2000))
+    assert all(
+        entry["summary"].endswith("ms") for entries in explained.values() for entry in entries
+    )
+    assert sum(len(entries) for entries in explained.values()) >= 3
     assert set(found["api"]) == set(found["postgresql"]) == set(mix(2000))
     assert all(ms > 0 for ms in found["api"].values())
     # The server's side is read from the API's own backends: some of it shows.
