@@ -101,7 +101,12 @@ products = sa.Table(
     sa.Index("ix_products_path", "path"),
     sa.Index("ix_products_telescope_instrument", "telescope", "instrument"),
     sa.Index("ix_products_object", "object"),
-    sa.Index("ix_products_obs_start", "obs_start"),
+    # A search's page comes from this index alone on PostgreSQL (migration 0008).
+    sa.Index(
+        "ix_products_obs_start",
+        "obs_start",
+        postgresql_include=["id", "is_current", "telescope", "instrument", "filter"],
+    ),
     sa.Index("ix_products_ra_dec", "ra", "dec"),
 )
 
