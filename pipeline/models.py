@@ -7,7 +7,7 @@ repositories; ``to_dict`` gives their JSON form for the API and the CLI.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -26,6 +26,7 @@ __all__ = [
     "Product",
     "field_names",
     "product_values",
+    "product_values_in_order",
 ]
 
 
@@ -128,7 +129,17 @@ def product_values(row: Mapping[str, Any]) -> dict[str, Any]:
     """A ``products`` row's values as :class:`Product` holds them, in its
     fields' order: what the status API writes out for a page of products
     without building (~9 µs) and then serialising a record per product."""
-    values = {name: row[name] for name in field_names(Product)}  # every one is required
+    return _typed_product({name: row[name] for name in field_names(Product)})
+
+
+def product_values_in_order(values: Sequence[Any]) -> dict[str, Any]:
+    """:func:`product_values` of a row holding exactly :class:`Product`'s
+    columns in its fields' order (as a search reads them): no dict of the
+    row to pick from first."""
+    return _typed_product(dict(zip(field_names(Product), values, strict=True)))
+
+
+def _typed_product(values: dict[str, Any]) -> dict[str, Any]:
     # Footprint corners are floats and NAXISn bounded by the reader's
     # limits: neither can hold an integer past 64 bits. Warnings may quote
     # any card and take the careful path.

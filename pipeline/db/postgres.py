@@ -47,7 +47,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
 import asyncpg
 
@@ -218,6 +218,15 @@ class PostgresConnection(Connection):
         with self._translated():
             records = await self._proxy.fetch(text, *args)
         return as_rows(records)
+
+    async def fetch_all_values(
+        self, sql: str, params: Params | None = None
+    ) -> Sequence[Sequence[Any]]:
+        text, args = self._prepare(sql, params)
+        with self._translated():
+            records = await self._proxy.fetch(text, *args)
+        # asyncpg's Record iterates over its values and indexes by position.
+        return cast("list[Sequence[Any]]", records)
 
     async def fetch_one(self, sql: str, params: Params | None = None) -> Row | None:
         text, args = self._prepare(sql, params)

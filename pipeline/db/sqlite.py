@@ -234,7 +234,11 @@ class _Pooled:
         return dict(rows[0]) if rows else None
 
     async def all(self, sql: str, args: Sequence[Any]) -> list[Row]:
-        return as_rows(await self._call(lambda raw: raw.execute(sql, args).fetchall()))
+        return as_rows(await self.all_values(sql, args))
+
+    async def all_values(self, sql: str, args: Sequence[Any]) -> list[sqlite3.Row]:
+        # sqlite3.Row iterates over its values and indexes by position.
+        return await self._call(lambda raw: raw.execute(sql, args).fetchall())
 
     async def commit(self) -> None:
         """Commit what began; a BEGIN never sent leaves nothing to commit."""
@@ -312,6 +316,11 @@ class SqliteConnection(Connection):
 
     async def fetch_all(self, sql: str, params: Params | None = None) -> list[Row]:
         return await self._run(partial(self._pooled.all, *_prepare(sql, params)))
+
+    async def fetch_all_values(
+        self, sql: str, params: Params | None = None
+    ) -> Sequence[Sequence[Any]]:
+        return await self._run(partial(self._pooled.all_values, *_prepare(sql, params)))
 
     async def fetch_one(self, sql: str, params: Params | None = None) -> Row | None:
         return await self._run(partial(self._pooled.first, *_prepare(sql, params)))

@@ -12,13 +12,14 @@ candidates are read in growing batches until the page is full or none are left.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pipeline.db import Connection, Row
+from pipeline.db import Connection
 from pipeline.db.sql import Dialect
 from pipeline.jsonutil import loads
-from pipeline.models import Product, product_values
+from pipeline.models import Product, field_names, product_values_in_order
 from pipeline.search.criteria import ProductSearch
 from pipeline.search.sky import Cone, product_region, region_touches_cone
 from pipeline.search.statement import dialect_for, search_statement
@@ -29,6 +30,10 @@ __all__ = ["MAX_CANDIDATE_BATCH", "MIN_CANDIDATE_BATCH", "SearchPage", "search_p
 #: test may reject some), doubling per batch up to the maximum.
 MIN_CANDIDATE_BATCH = 200
 MAX_CANDIDATE_BATCH = 5000
+# Where a search's row (Product's columns, in order) holds what is read of it.
+_ID, _FOOTPRINT, _RA, _DEC = (
+    field_names(Product).index(name) for name in ("id", "footprint", "ra", "dec")
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,11 +66,11 @@ async def search_products(
     wanted = limit + 1  # one more than asked says whether another page exists
     sql_dialect = dialect_for(dialect)
     batch = wanted if search.cone is None else max(wanted, MIN_CANDIDATE_BATCH)
-    found: list[Row] = []
+    found: list[Sequence[Any]] = []
     position = before_id
     while len(found) < wanted:
         statement = search_statement(search, sql_dialect, before_id=position, batch=batch)
-        rows = await conn.fetch_all(statement.sql, statement.params)
+        rows = await conn.fetch_all_values(statement.sql, statement.params)
         for row in rows:
             if search.cone is None or _touches(row, search.cone):
                 found.append(row)
@@ -73,13 +78,13 @@ async def search_products(
                     break
         if len(rows) < batch:
             break  # no candidates left
-        position = int(rows[-1]["id"])
+        position = int(rows[-1][_ID])
         batch = min(batch * 2, MAX_CANDIDATE_BATCH)
     # The row past the page only says that another page exists.
-    page = [product_values(row) for row in found[:limit]]
+    page = [product_values_in_order(row) for row in found[:limit]]
     return SearchPage(page, int(page[-1]["id"]) if len(found) > limit else None)
 
 
-def _touches(row: Row, cone: Cone) -> bool:
-    region = product_region(loads(row["footprint"]), row["ra"], row["dec"])
+def _touches(row: Sequence[Any], cone: Cone) -> bool:
+    region = product_region(loads(row[_FOOTPRINT]), row[_RA], row[_DEC])
     return region is not None and region_touches_cone(region, cone)
