@@ -7,7 +7,8 @@ repositories; ``to_dict`` gives their JSON form for the API and the CLI.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+import operator
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -26,7 +27,7 @@ __all__ = [
     "Product",
     "field_names",
     "product_values",
-    "product_values_in_order",
+    "product_values_reader",
 ]
 
 
@@ -132,11 +133,13 @@ def product_values(row: Mapping[str, Any]) -> dict[str, Any]:
     return _typed_product({name: row[name] for name in field_names(Product)})
 
 
-def product_values_in_order(values: Sequence[Any]) -> dict[str, Any]:
-    """:func:`product_values` of a row holding exactly :class:`Product`'s
-    columns in its fields' order (as a search reads them): no dict of the
-    row to pick from first."""
-    return _typed_product(dict(zip(field_names(Product), values, strict=True)))
+def product_values_reader(columns: Sequence[str]) -> Callable[[Sequence[Any]], dict[str, Any]]:
+    """:func:`product_values` for rows given as values in ``columns``' order
+    (``products``' columns, others ignored): each row's are taken by
+    position, without a dict of the row to pick from first (a search page)."""
+    names = field_names(Product)
+    take = operator.itemgetter(*(columns.index(name) for name in names))
+    return lambda row: _typed_product(dict(zip(names, take(row), strict=True)))
 
 
 def _typed_product(values: dict[str, Any]) -> dict[str, Any]:

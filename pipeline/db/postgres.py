@@ -47,7 +47,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
-from typing import TYPE_CHECKING, Any, TypeAlias, cast
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import asyncpg
 
@@ -58,6 +58,7 @@ from pipeline.db.base import (
     PoolCounters,
     PoolStats,
     Row,
+    RowValues,
     as_rows,
 )
 from pipeline.db.sql import bind, compile_sql
@@ -219,14 +220,10 @@ class PostgresConnection(Connection):
             records = await self._proxy.fetch(text, *args)
         return as_rows(records)
 
-    async def fetch_all_values(
-        self, sql: str, params: Params | None = None
-    ) -> Sequence[Sequence[Any]]:
+    async def fetch_all_values(self, sql: str, params: Params | None = None) -> RowValues:
         text, args = self._prepare(sql, params)
         with self._translated():
-            records = await self._proxy.fetch(text, *args)
-        # asyncpg's Record iterates over its values and indexes by position.
-        return cast("list[Sequence[Any]]", records)
+            return RowValues.of(await self._proxy.fetch(text, *args))
 
     async def fetch_one(self, sql: str, params: Params | None = None) -> Row | None:
         text, args = self._prepare(sql, params)

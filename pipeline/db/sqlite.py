@@ -43,6 +43,7 @@ from pipeline.db.base import (
     PoolCounters,
     PoolStats,
     Row,
+    RowValues,
     as_rows,
 )
 from pipeline.db.sql import bind, compile_sql
@@ -234,11 +235,10 @@ class _Pooled:
         return dict(rows[0]) if rows else None
 
     async def all(self, sql: str, args: Sequence[Any]) -> list[Row]:
-        return as_rows(await self.all_values(sql, args))
+        return as_rows(await self._call(lambda raw: raw.execute(sql, args).fetchall()))
 
-    async def all_values(self, sql: str, args: Sequence[Any]) -> list[sqlite3.Row]:
-        # sqlite3.Row iterates over its values and indexes by position.
-        return await self._call(lambda raw: raw.execute(sql, args).fetchall())
+    async def all_values(self, sql: str, args: Sequence[Any]) -> RowValues:
+        return RowValues.of(await self._call(lambda raw: raw.execute(sql, args).fetchall()))
 
     async def commit(self) -> None:
         """Commit what began; a BEGIN never sent leaves nothing to commit."""
@@ -317,9 +317,7 @@ class SqliteConnection(Connection):
     async def fetch_all(self, sql: str, params: Params | None = None) -> list[Row]:
         return await self._run(partial(self._pooled.all, *_prepare(sql, params)))
 
-    async def fetch_all_values(
-        self, sql: str, params: Params | None = None
-    ) -> Sequence[Sequence[Any]]:
+    async def fetch_all_values(self, sql: str, params: Params | None = None) -> RowValues:
         return await self._run(partial(self._pooled.all_values, *_prepare(sql, params)))
 
     async def fetch_one(self, sql: str, params: Params | None = None) -> Row | None:

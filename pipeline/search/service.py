@@ -12,14 +12,14 @@ candidates are read in growing batches until the page is full or none are left.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from pipeline.db import Connection
 from pipeline.db.sql import Dialect
 from pipeline.jsonutil import loads
-from pipeline.models import Product, field_names, product_values_in_order
+from pipeline.models import Product, product_values_reader
 from pipeline.search.criteria import ProductSearch
 from pipeline.search.sky import Cone, product_region, region_touches_cone
 from pipeline.search.statement import dialect_for, search_statement
@@ -30,10 +30,6 @@ __all__ = ["MAX_CANDIDATE_BATCH", "MIN_CANDIDATE_BATCH", "SearchPage", "search_p
 #: test may reject some), doubling per batch up to the maximum.
 MIN_CANDIDATE_BATCH = 200
 MAX_CANDIDATE_BATCH = 5000
-# Where a search's row (Product's columns, in order) holds what is read of it.
-_ID, _FOOTPRINT, _RA, _DEC = (
-    field_names(Product).index(name) for name in ("id", "footprint", "ra", "dec")
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,24 +63,36 @@ async def search_products(
     sql_dialect = dialect_for(dialect)
     batch = wanted if search.cone is None else max(wanted, MIN_CANDIDATE_BATCH)
     found: list[Sequence[Any]] = []
+    columns: tuple[str, ...] = ()
     position = before_id
     while len(found) < wanted:
         statement = search_statement(search, sql_dialect, before_id=position, batch=batch)
-        rows = await conn.fetch_all_values(statement.sql, statement.params)
+        result = await conn.fetch_all_values(statement.sql, statement.params)
+        rows, columns = result.rows, result.columns or columns
+        touches = _cone_test(search.cone, columns) if search.cone is not None and rows else None
         for row in rows:
-            if search.cone is None or _touches(row, search.cone):
+            if touches is None or touches(row):
                 found.append(row)
                 if len(found) == wanted:
                     break
         if len(rows) < batch:
             break  # no candidates left
-        position = int(rows[-1][_ID])
+        position = int(rows[-1][columns.index("id")])
         batch = min(batch * 2, MAX_CANDIDATE_BATCH)
+    if not found:
+        return SearchPage([], None)
     # The row past the page only says that another page exists.
-    page = [product_values_in_order(row) for row in found[:limit]]
+    values_of = product_values_reader(columns)
+    page = [values_of(row) for row in found[:limit]]
     return SearchPage(page, int(page[-1]["id"]) if len(found) > limit else None)
 
 
-def _touches(row: Sequence[Any], cone: Cone) -> bool:
-    region = product_region(loads(row[_FOOTPRINT]), row[_RA], row[_DEC])
-    return region is not None and region_touches_cone(region, cone)
+def _cone_test(cone: Cone, columns: tuple[str, ...]) -> Callable[[Sequence[Any]], bool]:
+    """Whether a row (values in ``columns``' order) touches ``cone``, exactly."""
+    footprint, ra, dec = (columns.index(name) for name in ("footprint", "ra", "dec"))
+
+    def touches(row: Sequence[Any]) -> bool:
+        region = product_region(loads(row[footprint]), row[ra], row[dec])
+        return region is not None and region_touches_cone(region, cone)
+
+    return touches

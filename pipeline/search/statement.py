@@ -34,7 +34,6 @@ from typing import Any, ClassVar
 
 from pipeline.db.sql import Dialect
 from pipeline.jsonutil import dumps
-from pipeline.models import Product, field_names
 from pipeline.search.conditions import HeaderCondition, Operator, Value
 from pipeline.search.criteria import NameMatch, ProductSearch
 from pipeline.search.sky import cone_box
@@ -50,9 +49,6 @@ _SQL_OPERATORS = {
     Operator.GT: ">",
     Operator.GE: ">=",
 }
-#: A search returns the columns of :class:`pipeline.models.Product`, in its
-#: fields' order (:func:`pipeline.models.product_values_in_order`).
-_PRODUCT_COLUMNS = ", ".join(f"f.{name}" for name in field_names(Product))
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
@@ -236,7 +232,7 @@ def search_statement(
     # ix_products_obs_start), so the ~2,000 products of a night are not each
     # read from the table for the 51 of the page (docs/benchmarks.md).
     page = f"SELECT p.id FROM products AS p WHERE {where} ORDER BY p.id DESC LIMIT :batch"
-    sql = f"SELECT {_PRODUCT_COLUMNS} FROM products AS f WHERE f.id IN ({page}) ORDER BY f.id DESC"
+    sql = f"SELECT f.* FROM products AS f WHERE f.id IN ({page}) ORDER BY f.id DESC"
     return SearchStatement(sql, {**builder.params, "batch": batch})
 
 

@@ -170,18 +170,21 @@ async def test_fetch_verbs_return_plain_rows(db: Database) -> None:
     assert await db.fetch_value("SELECT name FROM items WHERE id = 9") is None
 
 
-async def test_fetch_all_values_gives_each_rows_values_in_column_order(db: Database) -> None:
+async def test_fetch_all_values_gives_the_columns_once_and_each_rows_values(
+    db: Database,
+) -> None:
     await insert_item(db, 1, "one")
     await insert_item(db, 2, "two")
     async with db.connection() as conn:
-        rows = await conn.fetch_all_values(
+        found = await conn.fetch_all_values(
             "SELECT name, id, note FROM items WHERE id >= :low ORDER BY id", {"low": 1}
         )
         none = await conn.fetch_all_values("SELECT id FROM items WHERE id > 9")
-    # By position, and unpacked in order: what a caller listing its columns relies on.
-    assert [(row[0], row[1], row[2]) for row in rows] == [("one", 1, None), ("two", 2, None)]
-    assert [tuple(row) for row in rows] == [("one", 1, None), ("two", 2, None)]
-    assert list(none) == []
+    assert found.columns == ("name", "id", "note")
+    # By position, and unpacked in the columns' order: what a reader of them relies on.
+    assert [(row[0], row[1], row[2]) for row in found.rows] == [("one", 1, None), ("two", 2, None)]
+    assert [tuple(row) for row in found.rows] == [("one", 1, None), ("two", 2, None)]
+    assert (none.columns, list(none.rows)) == ((), [])
 
 
 async def test_a_name_used_twice_binds_the_same_value(db: Database) -> None:
