@@ -29,7 +29,6 @@ __all__ = [
     "PoolStats",
     "Row",
     "RowValues",
-    "as_rows",
 ]
 
 Row = Mapping[str, Any]
@@ -45,19 +44,6 @@ class _Record(Protocol):
     def __iter__(self) -> Any: ...
 
 
-def as_rows(records: Sequence[_Record]) -> list[Row]:
-    """A result's records as plain dicts.
-
-    The column names are read once for the result: ``dict(record)`` asks
-    every record for them and then looks each value up by name, a third
-    more time for a 50-row page of 38 columns.
-    """
-    if not records:
-        return []
-    columns = tuple(records[0].keys())
-    return [dict(zip(columns, record, strict=True)) for record in records]
-
-
 @dataclass(frozen=True, slots=True)
 class RowValues:
     """A result as its column names and each row's values in their order."""
@@ -71,6 +57,16 @@ class RowValues:
     def of(cls, records: Sequence[_Record]) -> RowValues:
         columns = tuple(records[0].keys()) if records else ()
         return cls(columns, cast("Sequence[Sequence[Any]]", records))
+
+    def dicts(self) -> list[Row]:
+        """Each row as a plain dict.
+
+        The column names are read once for the result: ``dict(record)`` asks
+        every record for them and then looks each value up by name, a third
+        more time for a 50-row page of 38 columns.
+        """
+        columns = self.columns
+        return [dict(zip(columns, row, strict=True)) for row in self.rows]
 
 
 #: Transient database conditions that re-running the same transaction can clear.

@@ -59,7 +59,6 @@ from pipeline.db.base import (
     PoolStats,
     Row,
     RowValues,
-    as_rows,
 )
 from pipeline.db.sql import bind, compile_sql
 from pipeline.errors import (
@@ -215,10 +214,7 @@ class PostgresConnection(Connection):
             await self._proxy.executemany(compiled.text, arg_rows)
 
     async def fetch_all(self, sql: str, params: Params | None = None) -> list[Row]:
-        text, args = self._prepare(sql, params)
-        with self._translated():
-            records = await self._proxy.fetch(text, *args)
-        return as_rows(records)
+        return (await self.fetch_all_values(sql, params)).dicts()
 
     async def fetch_all_values(self, sql: str, params: Params | None = None) -> RowValues:
         text, args = self._prepare(sql, params)

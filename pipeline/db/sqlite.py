@@ -44,7 +44,6 @@ from pipeline.db.base import (
     PoolStats,
     Row,
     RowValues,
-    as_rows,
 )
 from pipeline.db.sql import bind, compile_sql
 from pipeline.errors import (
@@ -231,11 +230,7 @@ class _Pooled:
 
     async def first(self, sql: str, args: Sequence[Any]) -> Row | None:
         # execute + fetch in one trip; callers ask for at most a row or two.
-        rows = await self._call(lambda raw: raw.execute(sql, args).fetchall())
-        return dict(rows[0]) if rows else None
-
-    async def all(self, sql: str, args: Sequence[Any]) -> list[Row]:
-        return as_rows(await self._call(lambda raw: raw.execute(sql, args).fetchall()))
+        return next(iter((await self.all_values(sql, args)).dicts()), None)
 
     async def all_values(self, sql: str, args: Sequence[Any]) -> RowValues:
         return RowValues.of(await self._call(lambda raw: raw.execute(sql, args).fetchall()))
@@ -315,7 +310,7 @@ class SqliteConnection(Connection):
             await pooled.commit()
 
     async def fetch_all(self, sql: str, params: Params | None = None) -> list[Row]:
-        return await self._run(partial(self._pooled.all, *_prepare(sql, params)))
+        return (await self.fetch_all_values(sql, params)).dicts()
 
     async def fetch_all_values(self, sql: str, params: Params | None = None) -> RowValues:
         return await self._run(partial(self._pooled.all_values, *_prepare(sql, params)))
