@@ -99,15 +99,12 @@ products = sa.Table(
         sqlite_where=sa.text("is_current"),
     ),
     sa.Index("ix_products_path", "path"),
-    sa.Index("ix_products_telescope_instrument", "telescope", "instrument"),
-    sa.Index("ix_products_object", "object"),
     # A search's page comes from this index alone on PostgreSQL (migration 0008).
     sa.Index(
         "ix_products_obs_start",
         "obs_start",
         postgresql_include=["id", "is_current", "telescope", "instrument", "filter"],
     ),
-    sa.Index("ix_products_ra_dec", "ra", "dec"),
 )
 
 hdus = sa.Table(
@@ -213,8 +210,21 @@ jobs = sa.Table(
     ),
     sa.Index("ix_jobs_state_updated_at", "state", "updated_at"),
     sa.Index("ix_jobs_path_id", "path", "id"),
-    sa.Index("ix_jobs_batch_id_state", "batch_id", "state"),
-    sa.Index("ix_jobs_error_code", "error_code"),
+    # Partial (migration 0009): a job that succeeds has no error code and a
+    # watched file's job no batch, so neither index is written for them.
+    sa.Index(
+        "ix_jobs_batch_id_state",
+        "batch_id",
+        "state",
+        postgresql_where=sa.text("batch_id IS NOT NULL"),
+        sqlite_where=sa.text("batch_id IS NOT NULL"),
+    ),
+    sa.Index(
+        "ix_jobs_error_code",
+        "error_code",
+        postgresql_where=sa.text("error_code IS NOT NULL"),
+        sqlite_where=sa.text("error_code IS NOT NULL"),
+    ),
     sa.Index("ix_jobs_product_id", "product_id"),
     sa.Index(
         "ix_jobs_unfinished",
