@@ -210,8 +210,10 @@ jobs = sa.Table(
     ),
     sa.Index("ix_jobs_state_updated_at", "state", "updated_at"),
     sa.Index("ix_jobs_path_id", "path", "id"),
-    # Partial (migration 0009): a job that succeeds has no error code and a
-    # watched file's job no batch, so neither index is written for them.
+    # Partial (migration 0009): only rows with a value, which every query
+    # reading these indexes names. A job that succeeds has no error code, a
+    # watched file's job no batch, and a job has no product nor end until it
+    # ends: most of a job's row versions are written into none of the four.
     sa.Index(
         "ix_jobs_batch_id_state",
         "batch_id",
@@ -225,7 +227,12 @@ jobs = sa.Table(
         postgresql_where=sa.text("error_code IS NOT NULL"),
         sqlite_where=sa.text("error_code IS NOT NULL"),
     ),
-    sa.Index("ix_jobs_product_id", "product_id"),
+    sa.Index(
+        "ix_jobs_product_id",
+        "product_id",
+        postgresql_where=sa.text("product_id IS NOT NULL"),
+        sqlite_where=sa.text("product_id IS NOT NULL"),
+    ),
     sa.Index(
         "ix_jobs_unfinished",
         "state",
@@ -235,7 +242,12 @@ jobs = sa.Table(
     ),
     sa.Index("ix_jobs_state_error_code_id", "state", "error_code", "id"),
     sa.Index("ix_jobs_created_at", "created_at"),
-    sa.Index("ix_jobs_finished_at", "finished_at"),
+    sa.Index(
+        "ix_jobs_finished_at",
+        "finished_at",
+        postgresql_where=sa.text("finished_at IS NOT NULL"),
+        sqlite_where=sa.text("finished_at IS NOT NULL"),
+    ),
     sa.Index(
         "ix_jobs_batch_id_finished_at",
         "batch_id",

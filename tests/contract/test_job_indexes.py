@@ -1,9 +1,10 @@
 """The partial job indexes (migration 0009): only the jobs their queries ask for.
 
-A job that succeeds has no error code and a watched file's job no batch, so
-``ix_jobs_error_code`` and ``ix_jobs_batch_id_state`` are not written for
-them — yet every query that reads those indexes must still be answered from
-them, on both databases, with a plan made before the values are known.
+A job that succeeds has no error code, a watched file's job no batch, and a
+job has no product nor end until it ends, so most of a job's row versions
+are written into none of these indexes — yet every query that reads them
+must still be answered from them, on both databases, with a plan made
+before the values are known.
 """
 
 from __future__ import annotations
@@ -26,7 +27,16 @@ from tests.support.databases import ONLY_POSTGRESQL
 PARTIAL = {
     "ix_jobs_error_code": "error_code IS NOT NULL",
     "ix_jobs_batch_id_state": "batch_id IS NOT NULL",
+    "ix_jobs_finished_at": "finished_at IS NOT NULL",
+    "ix_jobs_product_id": "product_id IS NOT NULL",
 }
+#: How a database checks the foreign key when a product is deleted.
+_REFERENCING_JOBS_SQL = "SELECT 1 FROM jobs WHERE product_id = :id"
+#: A listing's range on finished_at, without the listing's order (which a
+#: planner may take from the primary key instead on a table this small).
+_FINISHED_SINCE_SQL = "SELECT COUNT(*) FROM jobs WHERE " + " AND ".join(
+    job_conditions(JobQuery(finished_after=utc_now()))[0]
+)
 
 
 def _listing(query: JobQuery) -> tuple[str, dict[str, object]]:
@@ -66,8 +76,15 @@ async def test_the_partial_indexes_are_declared_with_their_rows(database: Databa
     [
         ("ix_jobs_error_code", _listing(JobQuery(error_code="not_fits"))),
         ("ix_jobs_batch_id_state", (COUNT_STATES_SQL, {"id": 7})),
+        ("ix_jobs_finished_at", (_FINISHED_SINCE_SQL, {"finished_after": utc_now()})),
+        ("ix_jobs_product_id", (_REFERENCING_JOBS_SQL, {"id": 7})),
     ],
-    ids=["jobs listed by error code", "a batch's jobs counted by state"],
+    ids=[
+        "jobs listed by error code",
+        "a batch's jobs counted by state",
+        "jobs finished since",
+        "the jobs of a product",
+    ],
 )
 async def test_queries_naming_a_code_or_a_batch_read_the_partial_index(
     database: Database, index: str, statement: tuple[str, dict[str, object]]
@@ -95,22 +112,26 @@ async def test_jobs_without_a_code_or_a_batch_leave_no_entry(
         batch_id = await batches.create_batch(tx, "ingest", "test", utc_now())
         await jobs.insert_job(tx, jobs.NewJob("/batch/a.fits", 1, 1, "test", batch_id), utc_now())
         counts = await tx.fetch_one(
-            "SELECT COUNT(*) AS total, COUNT(error_code) AS coded, COUNT(batch_id) AS batched"
-            " FROM jobs"
+            "SELECT COUNT(*) AS total, COUNT(error_code) AS coded, COUNT(batch_id) AS batched,"
+            " COUNT(finished_at) AS finished, COUNT(product_id) AS recorded FROM jobs"
         )
     assert counts is not None
-    # The test tells the indexes apart only if some jobs are in neither.
-    assert counts["total"] > counts["coded"] >= 1 and counts["total"] > counts["batched"] >= 1
+    # The test tells the indexes apart only if some jobs are in none of them.
+    for kind in ("coded", "batched", "finished", "recorded"):
+        assert counts["total"] > counts[kind] >= 1, counts
     # VACUUM counts each index's entries for live rows into pg_class.reltuples.
     await database.execute("VACUUM (INDEX_CLEANUP ON) jobs")
     async with database.transaction() as tx:
         rows = await tx.fetch_all(
             "SELECT relname, reltuples FROM pg_class WHERE relname IN"
-            " ('ix_jobs_error_code', 'ix_jobs_batch_id_state', 'ix_jobs_path_id')"
+            " ('ix_jobs_path_id', 'ix_jobs_error_code', 'ix_jobs_batch_id_state',"
+            " 'ix_jobs_finished_at', 'ix_jobs_product_id')"
         )
     entries = {row["relname"]: int(row["reltuples"]) for row in rows}
     assert entries == {
         "ix_jobs_path_id": counts["total"],
         "ix_jobs_error_code": counts["coded"],
         "ix_jobs_batch_id_state": counts["batched"],
+        "ix_jobs_finished_at": counts["finished"],
+        "ix_jobs_product_id": counts["recorded"],
     }
