@@ -2,7 +2,7 @@
 
 Every state a job goes through (queued, sent, running, finished) is a new
 row version, and each version is written into every index of ``jobs`` that
-holds it; each product is written into every index of ``products``. Three
+holds it; each product is written into every index of ``products``. Two
 changes, none of which any fitsflow query misses:
 
 - Four job indexes hold only the rows with a value (partial, ``IS NOT
