@@ -34,6 +34,15 @@ JsonText = sa.JSON().with_variant(postgresql.JSON(), "postgresql")
 Timestamp = sa.DateTime(timezone=True)
 Identifier = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
+
+def _partial_index(
+    name: str, *columns: str | sa.Column[float], where: str, unique: bool = False
+) -> sa.Index:
+    """An index holding only the rows ``where`` holds, on both databases alike."""
+    rows = sa.text(where)
+    return sa.Index(name, *columns, unique=unique, postgresql_where=rows, sqlite_where=rows)
+
+
 batches = sa.Table(
     "batches",
     metadata,
@@ -91,13 +100,7 @@ products = sa.Table(
     sa.Column("sky_ra_min", sa.Float(), nullable=True),
     sa.Column("sky_ra_max", sa.Float(), nullable=True),
     sa.UniqueConstraint("sha256"),
-    sa.Index(
-        "ux_products_current_path",
-        "path",
-        unique=True,
-        postgresql_where=sa.text("is_current"),
-        sqlite_where=sa.text("is_current"),
-    ),
+    _partial_index("ux_products_current_path", "path", unique=True, where="is_current"),
     sa.Index("ix_products_path", "path"),
     # A search's page comes from this index alone on PostgreSQL (migration 0008).
     sa.Index(
@@ -152,21 +155,16 @@ sa.Index(
     sa.func.lower(products.c.object).label("object_folded"),
     postgresql_ops={"object_folded": "text_pattern_ops"},
 )
-sa.Index(
+_partial_index(
     "ix_products_sky_narrow",
     products.c.sky_dec_min,
     products.c.sky_ra_min,
     products.c.sky_dec_max,
     products.c.sky_ra_max,
-    postgresql_where=sa.text(NARROW_SKY_BOX),
-    sqlite_where=sa.text(NARROW_SKY_BOX),
+    where=NARROW_SKY_BOX,
 )
-sa.Index(
-    "ix_products_sky_wide",
-    products.c.sky_dec_min,
-    products.c.sky_dec_max,
-    postgresql_where=sa.text(WIDE_SKY_BOX),
-    sqlite_where=sa.text(WIDE_SKY_BOX),
+_partial_index(
+    "ix_products_sky_wide", products.c.sky_dec_min, products.c.sky_dec_max, where=WIDE_SKY_BOX
 )
 # SQLite has no GIN: there the index is declared empty (WHERE 0) rather than
 # spend space on JSON text in a B-tree that no query could use.
@@ -214,46 +212,20 @@ jobs = sa.Table(
     # reading these indexes names. A job that succeeds has no error code, a
     # watched file's job no batch, and a job has no product nor end until it
     # ends: most of a job's row versions are written into none of the four.
-    sa.Index(
-        "ix_jobs_batch_id_state",
-        "batch_id",
-        "state",
-        postgresql_where=sa.text("batch_id IS NOT NULL"),
-        sqlite_where=sa.text("batch_id IS NOT NULL"),
-    ),
-    sa.Index(
-        "ix_jobs_error_code",
-        "error_code",
-        postgresql_where=sa.text("error_code IS NOT NULL"),
-        sqlite_where=sa.text("error_code IS NOT NULL"),
-    ),
-    sa.Index(
-        "ix_jobs_product_id",
-        "product_id",
-        postgresql_where=sa.text("product_id IS NOT NULL"),
-        sqlite_where=sa.text("product_id IS NOT NULL"),
-    ),
-    sa.Index(
+    _partial_index("ix_jobs_batch_id_state", "batch_id", "state", where="batch_id IS NOT NULL"),
+    _partial_index("ix_jobs_error_code", "error_code", where="error_code IS NOT NULL"),
+    _partial_index("ix_jobs_product_id", "product_id", where="product_id IS NOT NULL"),
+    _partial_index(
         "ix_jobs_unfinished",
         "state",
         "enqueued_at",
-        postgresql_where=sa.text("state IN ('queued', 'running', 'retrying')"),
-        sqlite_where=sa.text("state IN ('queued', 'running', 'retrying')"),
+        where="state IN ('queued', 'running', 'retrying')",
     ),
     sa.Index("ix_jobs_state_error_code_id", "state", "error_code", "id"),
     sa.Index("ix_jobs_created_at", "created_at"),
-    sa.Index(
-        "ix_jobs_finished_at",
-        "finished_at",
-        postgresql_where=sa.text("finished_at IS NOT NULL"),
-        sqlite_where=sa.text("finished_at IS NOT NULL"),
-    ),
-    sa.Index(
-        "ix_jobs_batch_id_finished_at",
-        "batch_id",
-        "finished_at",
-        postgresql_where=sa.text("batch_id IS NOT NULL"),
-        sqlite_where=sa.text("batch_id IS NOT NULL"),
+    _partial_index("ix_jobs_finished_at", "finished_at", where="finished_at IS NOT NULL"),
+    _partial_index(
+        "ix_jobs_batch_id_finished_at", "batch_id", "finished_at", where="batch_id IS NOT NULL"
     ),
 )
 
