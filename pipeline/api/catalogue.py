@@ -64,6 +64,7 @@ class FoundJob:
         return dumps_document(document, self.document)
 
     def document(self) -> schemas.JobDetail:
+        # From the records, not json()'s values: the reference (see FoundFile).
         return schemas.JobDetail.model_validate({"job": self.job, "attempts": self.attempts})
 
 
@@ -108,6 +109,9 @@ class FoundFile:
         return dumps_document(document, self.document)
 
     def document(self) -> schemas.FileStatus:
+        # Validated from the records themselves, not from json()'s values: it
+        # is the reference json() is held equal to (a field json() took
+        # wrongly would otherwise pass unseen).
         return schemas.FileStatus.model_validate(
             {
                 "path": self.path,
