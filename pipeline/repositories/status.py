@@ -143,6 +143,8 @@ async def path_records(conn: Connection, path: str) -> PathRecords:
 async def hdu_summaries(conn: Connection, *product_ids: int) -> dict[int, list[dict[str, Any]]]:
     """Each product's HDUs in file order, without their headers, as
     :class:`pipeline.api.schemas.HduSummary` holds them (one or two products)."""
+    if not 1 <= len(product_ids) <= 2:
+        raise ValueError(f"one or two products, not {len(product_ids)}")
     first, second = (*product_ids, product_ids[0])[:2]
     rows = await conn.fetch_all(HDU_SUMMARIES_SQL, {"first": first, "second": second})
     found: dict[int, list[dict[str, Any]]] = {product_id: [] for product_id in product_ids}

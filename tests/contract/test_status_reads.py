@@ -9,6 +9,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
+
 from pipeline.clock import utc_now
 from pipeline.db import Database
 from pipeline.db.sql import compile_sql
@@ -127,3 +129,13 @@ async def test_the_status_reads_stay_prepared(migrated_database_url: str) -> Non
     prepared = {row["statement"] for row in kept}
     for sql in statements:
         assert compile_sql(sql, "postgresql").text in prepared, sql[:40]
+
+
+async def test_hdu_summaries_refuse_more_products_than_one_statement_reads(
+    database: Database,
+) -> None:
+    # The statement names two products; a third would be answered with no HDUs.
+    async with database.transaction() as tx:
+        assert await status.hdu_summaries(tx, 1, 2) == {1: [], 2: []}
+        with pytest.raises(ValueError, match="one or two products"):
+            await status.hdu_summaries(tx, 1, 2, 3)
