@@ -6,10 +6,19 @@ adapter modules import their driver.
 
 from __future__ import annotations
 
-from pipeline.db.base import Connection, Database, Params, PoolStats, Row, RowValues
+from pipeline.db.base import Connection, Database, ManyRows, Params, PoolStats, Row, RowValues
 from pipeline.settings import DatabaseSettings
 
-__all__ = ["Connection", "Database", "Params", "PoolStats", "Row", "RowValues", "open_database"]
+__all__ = [
+    "Connection",
+    "Database",
+    "ManyRows",
+    "Params",
+    "PoolStats",
+    "Row",
+    "RowValues",
+    "open_database",
+]
 
 
 def open_database(settings: DatabaseSettings) -> Database:

@@ -28,6 +28,10 @@ longer than :data:`KEPT_STATEMENT_MAX_CHARS`: asyncpg sends it unnamed, so
 it is planned for its values every time, the planning shared by its rows.
 A generic plan for a list would assume every value matches (nothing tells
 it otherwise before the table is analysed) and scan the table whole.
+A group's writes (:class:`~pipeline.db.base.ManyRows`) are the exception:
+their rows travel as arrays, one parameter a column, so the statement is
+short and kept; its generic plan reckons ten rows from ``unnest`` and finds
+them by primary key (``tests/contract/test_many_rows.py``).
 
 A generic plan is made for the tables as they are at that moment, and
 PostgreSQL makes it again only when their statistics change: a plan made
@@ -54,6 +58,7 @@ import asyncpg
 from pipeline.db.base import (
     Connection,
     Database,
+    ManyRows,
     Params,
     PoolCounters,
     PoolStats,
@@ -212,6 +217,18 @@ class PostgresConnection(Connection):
         arg_rows = [bind(compiled, row) for row in rows]
         with self._translated():
             await self._proxy.executemany(compiled.text, arg_rows)
+
+    async def execute_rows(self, statement: ManyRows, rows: Sequence[Params]) -> None:
+        if not rows:
+            return
+        compiled = compile_sql(statement.arrays, "postgresql")
+        first, shared = rows[0], statement.shared
+        args = [
+            first[name] if name in shared else [row[name] for row in rows]
+            for name in compiled.names
+        ]
+        with self._translated():
+            await self._proxy.execute(compiled.text, *args)
 
     async def fetch_all(self, sql: str, params: Params | None = None) -> list[Row]:
         return (await self.fetch_all_values(sql, params)).dicts()

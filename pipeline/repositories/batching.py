@@ -9,10 +9,10 @@ whatever the number of values.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
-__all__ = ["CHUNK", "chunks", "in_list"]
+__all__ = ["CHUNK", "chunks", "in_list", "unnest_insert"]
 
 #: Values per ``IN (…)`` list: big enough to amortise a round trip, small
 #: enough for SQLite's variable limit with room to spare.
@@ -43,3 +43,23 @@ def _placeholders(name: str, size: int) -> tuple[tuple[str, ...], str]:
     admission and every commit builds lists of these)."""
     keys = tuple(f"{name}{index}" for index in range(size))
     return keys, ", ".join(f":{key}" for key in keys)
+
+
+def unnest_insert(
+    table: str, columns: Mapping[str, str], fixed: Mapping[str, str] | None = None
+) -> str:
+    """PostgreSQL's ``INSERT INTO table (…) SELECT * FROM unnest(…)``: one row
+    per position of the arrays ``:name`` (a column of ``columns``, name →
+    PostgreSQL type); ``fixed`` columns take an SQL expression (a constant, a
+    shared parameter) for every row. The arrays form of a :class:`ManyRows`.
+
+    Written short (no column aliases, ``SELECT *``): asyncpg keeps a
+    statement prepared only up to ``KEPT_STATEMENT_MAX_CHARS``.
+    """
+    fixed = fixed or {}
+    arrays = ", ".join(f":{name}::{kind}[]" for name, kind in columns.items())
+    selected = ", ".join(["*", *fixed.values()])
+    return (
+        f"INSERT INTO {table} ({', '.join([*columns, *fixed])})"
+        f" SELECT {selected} FROM unnest({arrays})"
+    )

@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from pipeline.db import Connection
+from pipeline.db import Connection, ManyRows
 from pipeline.jsonutil import dumps
 from pipeline.models import HduRecord, Product
-from pipeline.repositories.batching import chunks, in_list
+from pipeline.repositories.batching import chunks, in_list, unnest_insert
 from pipeline.search.sky import SKY_BOX_COLUMNS, sky_box_columns
 
 __all__ = [
@@ -116,6 +116,22 @@ INSERT_HDU_SQL = (
     " VALUES (:product_id, :hdu_index, :name, :kind, :naxis, :bitpix, :data_size,"
     " :header_offset, :data_offset, :checksum_status, :footprint, :header, :cards)"
 )
+HDU_COLUMN_TYPES: dict[str, str] = {
+    "product_id": "bigint",
+    "hdu_index": "integer",
+    "name": "text",
+    "kind": "text",
+    "naxis": "jsonb",
+    "bitpix": "integer",
+    "data_size": "bigint",
+    "header_offset": "bigint",
+    "data_offset": "bigint",
+    "checksum_status": "text",
+    "footprint": "jsonb",
+    "header": "jsonb",
+    "cards": "json",
+}
+INSERT_HDUS = ManyRows(each=INSERT_HDU_SQL, arrays=unnest_insert("hdus", HDU_COLUMN_TYPES))
 SELECT_BY_SHA256_SQL = "SELECT * FROM products WHERE sha256 = :sha256"
 SELECT_BY_ID_SQL = "SELECT * FROM products WHERE id = :id"
 SELECT_CURRENT_AT_PATH_SQL = "SELECT * FROM products WHERE path = :path AND is_current"
@@ -210,6 +226,47 @@ async def insert_product(conn: Connection, product: NewProduct, now: datetime) -
 
 # The same insert without RETURNING: drivers run it once per row in one trip.
 INSERT_PRODUCTS_SQL = INSERT_PRODUCT_SQL.removesuffix(" RETURNING id")
+#: Each column's PostgreSQL type: the arrays PostgreSQL inserts a group from.
+PRODUCT_COLUMN_TYPES: dict[str, str] = {
+    "sha256": "text",
+    "path": "text",
+    "size": "bigint",
+    "mtime_ns": "bigint",
+    "version": "integer",
+    "compression": "text",
+    "hdu_count": "integer",
+    "checksum_status": "text",
+    "telescope": "text",
+    "instrument": "text",
+    "object": "text",
+    "observer": "text",
+    "obs_start": "timestamptz",
+    "mjd_obs": "float8",
+    "exptime": "float8",
+    "filter": "text",
+    "ra": "float8",
+    "dec": "float8",
+    "footprint": "jsonb",
+    "naxis": "jsonb",
+    "bitpix": "integer",
+    "bunit": "text",
+    "beam_major": "float8",
+    "beam_minor": "float8",
+    "beam_pa": "float8",
+    "frequency": "float8",
+    "science_hdu": "integer",
+    **dict.fromkeys(SKY_BOX_COLUMNS, "float8"),
+    "warnings": "jsonb",
+}
+INSERT_PRODUCTS = ManyRows(
+    each=INSERT_PRODUCTS_SQL,
+    arrays=unnest_insert(
+        "products",
+        PRODUCT_COLUMN_TYPES,
+        {"is_current": "TRUE", "created_at": ":now", "updated_at": ":now"},
+    ),
+    shared=frozenset({"now"}),
+)
 SELECT_IDS_BY_SHA256_SQL = (
     "SELECT id, sha256 FROM products WHERE sha256 IN (" + in_list("s", [])[0] + ")"
 )
@@ -219,7 +276,7 @@ async def insert_products(
     conn: Connection, new_products: Sequence[NewProduct], now: datetime
 ) -> dict[str, int]:
     """Insert many new contents in one trip; ``sha256 → id``."""
-    await conn.execute_many(INSERT_PRODUCTS_SQL, [_product_params(p, now) for p in new_products])
+    await conn.execute_rows(INSERT_PRODUCTS, [_product_params(p, now) for p in new_products])
     return await ids_by_sha256(conn, [product.sha256 for product in new_products])
 
 
@@ -252,13 +309,13 @@ def _hdu_params(product_id: int, hdu: NewHdu) -> dict[str, Any]:
 
 
 async def insert_hdus(conn: Connection, product_id: int, hdus: Sequence[NewHdu]) -> None:
-    await conn.execute_many(INSERT_HDU_SQL, [_hdu_params(product_id, hdu) for hdu in hdus])
+    await conn.execute_rows(INSERT_HDUS, [_hdu_params(product_id, hdu) for hdu in hdus])
 
 
 async def insert_hdus_of(conn: Connection, rows: Sequence[tuple[int, Sequence[NewHdu]]]) -> None:
     """The HDUs of many products, ``(product_id, hdus)`` each, in one trip."""
     params = [_hdu_params(product_id, hdu) for product_id, hdus in rows for hdu in hdus]
-    await conn.execute_many(INSERT_HDU_SQL, params)
+    await conn.execute_rows(INSERT_HDUS, params)
 
 
 async def retire_current(
