@@ -16,7 +16,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar, cast
+from typing import Any, ClassVar, Protocol, TypeVar, cast
 
 from pipeline.db.sql import Dialect
 from pipeline.errors import DatabaseBusy, DatabaseUnavailable, PoolExhausted, SerializationFailure
@@ -154,6 +154,10 @@ class ManyRows:
 
 class Connection(abc.ABC):
     """One connection, usually inside a transaction; all SQL uses ``:name``."""
+
+    #: Whether a list binds as one array parameter (PostgreSQL): a statement
+    #: over any number of values is then one short text, kept prepared.
+    binds_arrays: ClassVar[bool] = False
 
     @abc.abstractmethod
     async def execute(self, sql: str, params: Params | None = None) -> int:

@@ -181,6 +181,8 @@ LOCK_KEYS_SQL = (
 class PostgresConnection(Connection):
     """A pooled asyncpg connection, inside a transaction or in autocommit mode."""
 
+    binds_arrays = True
+
     def __init__(self, proxy: _Proxy) -> None:
         self._proxy = proxy
         self._open = True

@@ -2,17 +2,21 @@
 
 A list of values becomes ``:p0, :p1, …`` placeholders in chunks of a fixed
 size, padded with NULLs (``x IN (…, NULL)`` never matches the padding), so a
-statement compiles to the same text — and the same prepared statement —
-whatever the number of values.
+statement compiles to the same text whatever the number of values. On
+PostgreSQL a list is one array parameter instead (``= ANY(:p::text[])``,
+``unnest``): one short statement, kept prepared, for any number of values.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
-__all__ = ["CHUNK", "chunks", "in_list", "unnest_insert"]
+from pipeline.db import Connection, Params, Row
+
+__all__ = ["CHUNK", "ValuesIn", "chunks", "fetch_in", "in_list", "unnest_insert", "values_in"]
 
 #: Values per ``IN (…)`` list: big enough to amortise a round trip, small
 #: enough for SQLite's variable limit with room to spare.
@@ -63,3 +67,41 @@ def unnest_insert(
         f"INSERT INTO {table} ({', '.join([*columns, *fixed])})"
         f" SELECT {selected} FROM unnest({arrays})"
     )
+
+
+@dataclass(frozen=True, slots=True)
+class ValuesIn:
+    """A read whose condition holds one list of values, in both forms:
+    ``chunked`` (``IN (:name0, …)``, :data:`CHUNK` values at a time) and
+    ``arrays`` (``= ANY(:name::kind[])``, every value at once)."""
+
+    chunked: str
+    arrays: str
+    name: str
+
+
+def values_in(sql: str, name: str, kind: str) -> ValuesIn:
+    """``sql`` with ``{values}`` standing for a column's list condition:
+    ``WHERE sha256 {values}``; ``kind`` is the values' PostgreSQL type."""
+    return ValuesIn(
+        chunked=sql.replace("{values}", f"IN ({_placeholders(name, CHUNK)[1]})"),
+        arrays=sql.replace("{values}", f"= ANY(:{name}::{kind}[])"),
+        name=name,
+    )
+
+
+async def fetch_in(
+    conn: Connection, statement: ValuesIn, values: Sequence[Any], params: Params | None = None
+) -> list[Row]:
+    """Every row ``statement`` returns for ``values`` (and ``params``)."""
+    if not values:
+        return []
+    if conn.binds_arrays:
+        return await conn.fetch_all(
+            statement.arrays, {**(params or {}), statement.name: list(values)}
+        )
+    rows: list[Row] = []
+    for part in chunks(values):
+        _, listed = in_list(statement.name, part)
+        rows.extend(await conn.fetch_all(statement.chunked, {**(params or {}), **listed}))
+    return rows

@@ -12,7 +12,7 @@ from pipeline.db import Connection, ManyRows
 from pipeline.errors import FitsflowError
 from pipeline.jsonutil import dumps
 from pipeline.models import Job, JobAttempt, JobState, Outcome
-from pipeline.repositories.batching import chunks, in_list
+from pipeline.repositories.batching import chunks, fetch_in, values_in
 from pipeline.repositories.joined import prefixed_columns, unprefixed
 
 __all__ = [
@@ -242,6 +242,25 @@ CLAIM_CHUNK = 64
 _CLAIMED_COLUMNS = ", ".join(f"jobs.{field.name}" for field in fields(Job))
 
 
+# What a claim does to each job it names (``claims``: id, message_id).
+_CLAIM_BODY = (
+    " UPDATE jobs SET state = 'running', attempts = attempts + 1, started_at = :now,"
+    " updated_at = :now, next_attempt_at = NULL, lease_expires_at = :lease_until,"
+    " worker = :worker, message_id = COALESCE(claims.message_id, jobs.message_id)"
+    " FROM claims WHERE jobs.id = claims.id AND jobs.state NOT IN ('succeeded', 'failed')"
+    " AND (jobs.state <> 'running' OR jobs.lease_expires_at IS NULL"
+    " OR jobs.lease_expires_at < :now OR jobs.message_id = claims.message_id)"
+)
+#: Every claim in one statement where a list binds as an array (PostgreSQL):
+#: short enough to stay prepared.
+CLAIM_ARRAYS_SQL = (
+    "WITH claims (id, message_id) AS"
+    " (SELECT * FROM unnest(:id::bigint[], :message_id::text[]))"
+    + _CLAIM_BODY
+    + f" RETURNING {_CLAIMED_COLUMNS}"
+)
+
+
 @functools.cache
 def _claim_many_sql(size: int) -> str:
     """:data:`START_ATTEMPT_SQL` for ``size`` ``(id, message_id)`` pairs at once.
@@ -252,16 +271,8 @@ def _claim_many_sql(size: int) -> str:
     pairs = ", ".join(
         f"(CAST(:id{i} AS BIGINT), CAST(:message_id{i} AS TEXT))" for i in range(size)
     )
-    return (
-        f"WITH claims (id, message_id) AS (VALUES {pairs})"
-        " UPDATE jobs SET state = 'running', attempts = attempts + 1, started_at = :now,"
-        " updated_at = :now, next_attempt_at = NULL, lease_expires_at = :lease_until,"
-        " worker = :worker, message_id = COALESCE(claims.message_id, jobs.message_id)"
-        " FROM claims WHERE jobs.id = claims.id AND jobs.state NOT IN ('succeeded', 'failed')"
-        " AND (jobs.state <> 'running' OR jobs.lease_expires_at IS NULL"
-        " OR jobs.lease_expires_at < :now OR jobs.message_id = claims.message_id)"
-        f" RETURNING {_CLAIMED_COLUMNS}"
-    )
+    values = f"WITH claims (id, message_id) AS (VALUES {pairs})"
+    return values + _CLAIM_BODY + f" RETURNING {_CLAIMED_COLUMNS}"
 
 
 async def claim_jobs(
@@ -274,7 +285,8 @@ async def claim_jobs(
     """:func:`claim_job` for each ``(job_id, message_id)``, in order: the job
     as claimed (``attempts`` is the new attempt's number), or None.
 
-    One statement per :data:`CLAIM_CHUNK` claims instead of one per job. A job
+    One statement per :data:`CLAIM_CHUNK` claims instead of one per job (on
+    PostgreSQL one for them all: :data:`CLAIM_ARRAYS_SQL`). A job
     named twice is claimed as many times as one statement each would (the
     second claim by the same message takes it again), so such a list is
     claimed job by job.
@@ -286,8 +298,14 @@ async def claim_jobs(
             one_by_one.append(None if attempt is None else await get_job(conn, named))
         return one_by_one
     claimed: dict[int, Job] = {}
+    shared = {"now": now, "lease_until": lease_until, "worker": worker}
+    if conn.binds_arrays:
+        ids, messages = [job_id for job_id, _ in claims], [message for _, message in claims]
+        rows = await conn.fetch_all(CLAIM_ARRAYS_SQL, {**shared, "id": ids, "message_id": messages})
+        claimed = {job.id: job for job in map(Job.from_row, rows)}
+        return [claimed.get(job_id) for job_id, _ in claims]
     for part in chunks(claims, CLAIM_CHUNK):
-        params: dict[str, Any] = {"now": now, "lease_until": lease_until, "worker": worker}
+        params: dict[str, Any] = dict(shared)
         for index in range(CLAIM_CHUNK):
             job_id, message_id = part[index] if index < len(part) else (None, None)
             params[f"id{index}"], params[f"message_id{index}"] = job_id, message_id
@@ -305,18 +323,13 @@ async def insert_attempts(
     await conn.execute_rows(INSERT_ATTEMPTS, rows)
 
 
-SELECT_JOBS_BY_ID_SQL = "SELECT * FROM jobs WHERE id IN (" + in_list("j", [])[0] + ")"
+SELECT_JOBS_BY_ID = values_in("SELECT * FROM jobs WHERE id {values}", "j", "bigint")
 
 
 async def jobs_by_id(conn: Connection, job_ids: Sequence[int]) -> dict[int, Job]:
     """The jobs among ``job_ids`` that exist, by id."""
-    found: dict[int, Job] = {}
-    for part in chunks(job_ids):
-        _, params = in_list("j", part)
-        for row in await conn.fetch_all(SELECT_JOBS_BY_ID_SQL, params):
-            job = Job.from_row(row)
-            found[job.id] = job
-    return found
+    found = (Job.from_row(row) for row in await fetch_in(conn, SELECT_JOBS_BY_ID, job_ids))
+    return {job.id: job for job in found}
 
 
 async def mark_succeeded_many(
@@ -469,21 +482,21 @@ async def due_unfinished_jobs(
     return [Job.from_row(row) for row in rows]
 
 
-PENDING_STATES_SQL = (
+PENDING_STATES = values_in(
     "SELECT path, size, mtime_ns FROM jobs WHERE state IN ('queued', 'running', 'retrying')"
-    " AND path IN (" + in_list("p", [])[0] + ")"
+    " AND path {values}",
+    "p",
+    "text",
 )
 
 
 async def pending_states(conn: Connection, paths: Sequence[str]) -> set[tuple[str, int, int]]:
     """``(path, size, mtime_ns)`` of every unfinished job for any of ``paths``."""
-    found: set[tuple[str, int, int]] = set()
-    for part in chunks(paths):
-        _, params = in_list("p", part)
-        for row in await conn.fetch_all(PENDING_STATES_SQL, params):
-            if row["size"] is not None and row["mtime_ns"] is not None:
-                found.add((str(row["path"]), int(row["size"]), int(row["mtime_ns"])))
-    return found
+    return {
+        (str(row["path"]), int(row["size"]), int(row["mtime_ns"]))
+        for row in await fetch_in(conn, PENDING_STATES, paths)
+        if row["size"] is not None and row["mtime_ns"] is not None
+    }
 
 
 _INSERT_JOBS_PREFIX = (

@@ -10,7 +10,7 @@ from typing import Any
 from pipeline.db import Connection, ManyRows
 from pipeline.jsonutil import dumps
 from pipeline.models import HduRecord, Product
-from pipeline.repositories.batching import chunks, in_list, unnest_insert
+from pipeline.repositories.batching import fetch_in, unnest_insert, values_in
 from pipeline.search.sky import SKY_BOX_COLUMNS, sky_box_columns
 
 __all__ = [
@@ -179,20 +179,15 @@ async def find_unchanged(conn: Connection, path: str, size: int, mtime_ns: int) 
     return int(value) if value is not None else None
 
 
-CURRENT_STATES_SQL = (
-    "SELECT path, size, mtime_ns FROM products WHERE is_current"
-    " AND path IN (" + in_list("p", [])[0] + ")"
+CURRENT_STATES = values_in(
+    "SELECT path, size, mtime_ns FROM products WHERE is_current AND path {values}", "p", "text"
 )
 
 
 async def current_states(conn: Connection, paths: Sequence[str]) -> dict[str, tuple[int, int]]:
     """``path → (size, mtime_ns)`` of the current product at each of ``paths`` that has one."""
-    found: dict[str, tuple[int, int]] = {}
-    for part in chunks(paths):
-        _, params = in_list("p", part)
-        for row in await conn.fetch_all(CURRENT_STATES_SQL, params):
-            found[str(row["path"])] = (int(row["size"]), int(row["mtime_ns"]))
-    return found
+    rows = await fetch_in(conn, CURRENT_STATES, paths)
+    return {str(row["path"]): (int(row["size"]), int(row["mtime_ns"])) for row in rows}
 
 
 def _product_columns(product: NewProduct) -> dict[str, Any]:
@@ -267,8 +262,8 @@ INSERT_PRODUCTS = ManyRows(
     ),
     shared=frozenset({"now"}),
 )
-SELECT_IDS_BY_SHA256_SQL = (
-    "SELECT id, sha256 FROM products WHERE sha256 IN (" + in_list("s", [])[0] + ")"
+SELECT_IDS_BY_SHA256 = values_in(
+    "SELECT id, sha256 FROM products WHERE sha256 {values}", "s", "text"
 )
 
 
@@ -282,12 +277,8 @@ async def insert_products(
 
 async def ids_by_sha256(conn: Connection, shas: Sequence[str]) -> dict[str, int]:
     """``sha256 → id`` for the recorded contents among ``shas``."""
-    found: dict[str, int] = {}
-    for part in chunks(shas):
-        _, params = in_list("s", part)
-        for row in await conn.fetch_all(SELECT_IDS_BY_SHA256_SQL, params):
-            found[str(row["sha256"])] = int(row["id"])
-    return found
+    rows = await fetch_in(conn, SELECT_IDS_BY_SHA256, shas)
+    return {str(row["sha256"]): int(row["id"]) for row in rows}
 
 
 def _hdu_params(product_id: int, hdu: NewHdu) -> dict[str, Any]:

@@ -1,9 +1,11 @@
-"""A group's rows in one statement per table (``ManyRows``), on both databases.
+"""A group's rows in one statement per table (``ManyRows``), on both databases,
+and its look-ups by a list of values (``ValuesIn``, the claim).
 
-PostgreSQL binds each column as an array and writes every row with one
-``unnest`` statement; SQLite runs the one-row statement per row. Both must
-write exactly what the one-row statements write, and on PostgreSQL the
-arrays statements must stay prepared and find a group's jobs by key.
+PostgreSQL binds each column or list as an array (``unnest``, ``= ANY``);
+SQLite runs the one-row statement per row and reads lists in padded chunks.
+Both must write exactly what the one-row statements write, and on
+PostgreSQL the arrays statements must stay prepared and find their rows by
+key in a plan made without the values.
 """
 
 from __future__ import annotations
@@ -133,6 +135,14 @@ async def test_a_groups_statements_stay_prepared(
             done = [(j, p, Outcome.CREATED) for j, p in zip(job_ids, product_ids, strict=True)]
             await jobs.mark_succeeded_many(tx, done, now)
             await jobs.finish_attempts_succeeded(tx, [(j, 1) for j in job_ids], now)
+            paths = [p.product.path for p in parsed]
+            assert await products.ids_by_sha256(tx, [p.product.sha256 for p in parsed]) == ids
+            assert set(await products.current_states(tx, paths)) == set(paths)
+            assert set(await jobs.jobs_by_id(tx, job_ids)) == set(job_ids)
+            assert await jobs.pending_states(tx, paths) == set()
+            again = await jobs.insert_job(tx, jobs.NewJob("/data/again.fits", 1, 1, "test"), now)
+            (claimed,) = await jobs.claim_jobs(tx, [(again, "m")], "w", now, None)
+            assert claimed is not None and claimed.state == "running" and claimed.attempts == 1
             kept = await tx.fetch_all("SELECT statement FROM pg_prepared_statements")
         async with database.transaction(write=False) as tx:
             for job_id, product_id in zip(job_ids, product_ids, strict=True):
@@ -151,35 +161,64 @@ async def test_a_groups_statements_stay_prepared(
         jobs.FINISH_ATTEMPTS_SUCCEEDED,
     ):
         assert compile_sql(statement.arrays, "postgresql").text in prepared, statement.each[:40]
+    for read in (
+        products.SELECT_IDS_BY_SHA256.arrays,
+        products.CURRENT_STATES.arrays,
+        jobs.SELECT_JOBS_BY_ID.arrays,
+        jobs.PENDING_STATES.arrays,
+        jobs.CLAIM_ARRAYS_SQL,
+    ):
+        assert compile_sql(read, "postgresql").text in prepared, read[:40]
+
+
+#: Each statement whose plan is made without its arrays, and the index (or
+#: one of the indexes) it must use.
+_BY_KEY = {
+    "enqueued": (jobs.MARK_ENQUEUED.arrays, "pk_jobs"),
+    "succeeded": (jobs.MARK_SUCCEEDED.arrays, "pk_jobs"),
+    "claim": (jobs.CLAIM_ARRAYS_SQL, "pk_jobs"),
+    "jobs by id": (jobs.SELECT_JOBS_BY_ID.arrays, "pk_jobs"),
+    "pending at paths": (jobs.PENDING_STATES.arrays, "ix_jobs_path_id"),
+    "contents known": (products.SELECT_IDS_BY_SHA256.arrays, "uq_products_sha256"),
+    "current at paths": (
+        products.CURRENT_STATES.arrays,
+        ("ux_products_current_path", "ix_products_path"),
+    ),
+}
 
 
 @ONLY_POSTGRESQL
-@pytest.mark.parametrize(
-    "statement", [jobs.MARK_ENQUEUED, jobs.MARK_SUCCEEDED], ids=["enqueued", "succeeded"]
-)
-async def test_a_groups_jobs_are_found_by_key_in_a_generic_plan(
-    database: Database, statement: ManyRows
-) -> None:
+async def test_a_plan_made_without_the_arrays_finds_rows_by_key(database: Database) -> None:
     # A kept statement's plan is made without its arrays: it must still look
-    # the jobs up by primary key in a large table, not scan it.
+    # rows up by key in large tables, not scan them.
     async with database.transaction() as tx:
         await tx.execute(
             "INSERT INTO jobs (path, size, mtime_ns, state, source, attempts, created_at,"
             " updated_at) SELECT '/data/' || g, 1, 1, 'queued', 'test', 0, now(), now()"
             " FROM generate_series(1, 20000) AS g"
         )
-    await database.execute("ANALYZE jobs")
+        await tx.execute(
+            "INSERT INTO products (sha256, path, size, mtime_ns, version, is_current, compression,"
+            " hdu_count, checksum_status, warnings, created_at, updated_at) SELECT md5(g::text),"
+            " '/data/' || g, 1, 1, 1, TRUE, 'none', 1, 'absent', '[]', now(), now()"
+            " FROM generate_series(1, 20000) AS g"
+        )
+    for table in ("jobs", "products"):
+        await database.execute(f"ANALYZE {table}")
+    plans = {}
     async with database.transaction() as tx:
         await tx.execute("SET LOCAL plan_cache_mode = force_generic_plan")
-        compiled = compile_sql(statement.arrays, "postgresql")
-        await tx.execute(f"PREPARE grouped AS {compiled.text}")
-        nulls = ", ".join(["NULL"] * len(compiled.names))
-        plan = "\n".join(
-            str(row["QUERY PLAN"])
-            for row in await tx.fetch_all(f"EXPLAIN EXECUTE grouped({nulls})")
-        )
-        await tx.execute("DEALLOCATE grouped")
-    assert "Index Scan using pk_jobs" in plan and "Seq Scan" not in plan, plan
+        for name, (sql, _) in _BY_KEY.items():
+            compiled = compile_sql(sql, "postgresql")
+            await tx.execute(f"PREPARE probe AS {compiled.text}")
+            nulls = ", ".join(["NULL"] * len(compiled.names))
+            rows = await tx.fetch_all(f"EXPLAIN EXECUTE probe({nulls})")
+            plans[name] = "\n".join(str(row["QUERY PLAN"]) for row in rows)
+            await tx.execute("DEALLOCATE probe")
+    for name, (_, index) in _BY_KEY.items():
+        indexes = (index,) if isinstance(index, str) else index
+        assert any(f" {i} " in plans[name] for i in indexes), (name, plans[name])
+        assert "Seq Scan" not in plans[name], (name, plans[name])
 
 
 @pytest.mark.parametrize(

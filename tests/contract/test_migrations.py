@@ -15,12 +15,13 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect as inspect_schema
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from pipeline.db import migrate
+from pipeline.db import ManyRows, migrate
 from pipeline.db.schema import metadata
 from pipeline.ingest.parse import parse_file
 from pipeline.ingest.service import IngestService
 from pipeline.jsonutil import loads
 from pipeline.repositories import batches, jobs, products
+from pipeline.repositories.batching import ValuesIn
 from pipeline.samples import SampleKind, rng_for, write_sample
 from pipeline.settings import ReaderSettings
 from tests.support.databases import ONLY_POSTGRESQL, _run_isolated, opened_database
@@ -113,27 +114,52 @@ def test_migrated_schema_is_the_declared_schema(migrated_database_url: str) -> N
     assert _schema_differences(migrated_database_url) == []
 
 
-def _repository_statements() -> list[tuple[str, str]]:
+def _repository_statements(*, arrays: bool) -> list[tuple[str, str]]:
+    """The repositories' statements: for both databases, or (``arrays``) the
+    forms only PostgreSQL runs, which bind lists as arrays."""
     found = []
     for module in (products, jobs, batches):
+        prefix = module.__name__.rsplit(".", 1)[-1]
         for name, value in inspect.getmembers(module):
-            if name.endswith("_SQL") and isinstance(value, str):
-                found.append((f"{module.__name__.rsplit('.', 1)[-1]}.{name}", value))
+            if isinstance(value, str) and name.endswith("_SQL"):
+                if ("_ARRAYS_" in name) == arrays:
+                    found.append((f"{prefix}.{name}", value))
+            elif isinstance(value, ManyRows | ValuesIn):
+                forms = {"arrays": value.arrays} if arrays else {}
+                if not arrays:
+                    forms = {"each": value.each} if isinstance(value, ManyRows) else {}
+                    forms |= {"chunked": value.chunked} if isinstance(value, ValuesIn) else {}
+                found.extend((f"{prefix}.{name}.{form}", sql) for form, sql in forms.items())
     return found
 
 
-STATEMENTS = _repository_statements()
+STATEMENTS = _repository_statements(arrays=False)
+ARRAYS_STATEMENTS = _repository_statements(arrays=True)
 
 
 def test_repositories_declare_their_statements() -> None:
     # Guards the parametrisation below against silently testing nothing.
-    assert len(STATEMENTS) >= 20
+    assert len(STATEMENTS) >= 25 and len(ARRAYS_STATEMENTS) >= 10
 
 
 @pytest.mark.parametrize(("name", "sql"), STATEMENTS, ids=[name for name, _ in STATEMENTS])
 async def test_every_repository_statement_compiles_against_the_migrated_schema(
     migrated_database_url: str, name: str, sql: str
 ) -> None:
+    await _explained(migrated_database_url, name, sql)
+
+
+@ONLY_POSTGRESQL
+@pytest.mark.parametrize(
+    ("name", "sql"), ARRAYS_STATEMENTS, ids=[name for name, _ in ARRAYS_STATEMENTS]
+)
+async def test_every_arrays_statement_compiles_against_the_migrated_schema(
+    migrated_database_url: str, name: str, sql: str
+) -> None:
+    await _explained(migrated_database_url, name, sql)
+
+
+async def _explained(migrated_database_url: str, name: str, sql: str) -> None:
     from pipeline.db.sql import compile_sql
 
     async with opened_database(migrated_database_url) as database:
