@@ -22,16 +22,16 @@ Plans. A statement about one row (an ``INSERT`` of one product, an
 planned as PostgreSQL plans by default (``auto``: its first five executions
 are planned for their parameters, then one generic plan is kept if it is no
 dearer), which spares replanning them — and the foreign keys' own checks —
-at every row. A statement over many rows (an ``IN`` list of 200 values, a
-``VALUES`` list, a multi-row ``INSERT``, a search with many filters) is
-longer than :data:`KEPT_STATEMENT_MAX_CHARS`: asyncpg sends it unnamed, so
-it is planned for its values every time, the planning shared by its rows.
-A generic plan for a list would assume every value matches (nothing tells
-it otherwise before the table is analysed) and scan the table whole.
-A group's writes (:class:`~pipeline.db.base.ManyRows`) are the exception:
-their rows travel as arrays, one parameter a column, so the statement is
-short and kept; its generic plan reckons ten rows from ``unnest`` and finds
-them by primary key (``tests/contract/test_many_rows.py``).
+at every row. A statement whose text grows with its rows (a multi-row
+``INSERT`` of admitted jobs, a search with many filters, SQLite's padded
+``IN`` lists) is longer than :data:`KEPT_STATEMENT_MAX_CHARS`: asyncpg
+sends it unnamed, so it is planned for its values every time, the planning
+shared by its rows. A group's writes (:class:`~pipeline.db.base.ManyRows`),
+its claim and the look-ups by a list of values
+(:class:`~pipeline.repositories.batching.ValuesIn`) bind their lists as
+arrays instead, one parameter a column: short statements, kept; their
+generic plans reckon ten rows from ``unnest`` or ``= ANY`` and find them by
+key (``tests/contract/test_many_rows.py``).
 
 A generic plan is made for the tables as they are at that moment, and
 PostgreSQL makes it again only when their statistics change: a plan made
@@ -96,8 +96,8 @@ CLIENT_TIMEOUT_MARGIN_SECONDS = 5.0
 PLAN_CACHE_MODE = "auto"
 #: The longest statement asyncpg keeps prepared (its
 #: ``max_cacheable_statement_size``). fitsflow's statements about one row are
-#: at most ~600 characters; its lists over many rows (``batching.CHUNK``
-#: values) at least ~1,100.
+#: at most ~600 characters, those over arrays at most ~900 (products' insert);
+#: a list written out (``batching.CHUNK`` values) at least ~1,100.
 KEPT_STATEMENT_MAX_CHARS = 1_000
 #: What a connection runs at checkout once its plans are older than
 #: ``plans_max_age_seconds``. It also answers as the health check would.
