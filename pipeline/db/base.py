@@ -18,7 +18,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol, TypeVar, cast
 
-from pipeline.db.sql import Dialect
+from pipeline.db.sql import Dialect, compile_sql
 from pipeline.errors import DatabaseBusy, DatabaseUnavailable, PoolExhausted, SerializationFailure
 
 __all__ = [
@@ -168,9 +168,22 @@ class Connection(abc.ABC):
         """Run one statement once per parameter mapping in ``rows``."""
 
     async def execute_rows(self, statement: ManyRows, rows: Sequence[Params]) -> None:
-        """Apply ``statement`` to every row of ``rows`` (see :class:`ManyRows`);
-        adapters with arrays do it in one statement."""
-        await self.execute_many(statement.each, rows)
+        """Apply ``statement`` to every row of ``rows`` (see :class:`ManyRows`):
+        in one statement where lists bind as arrays, else row by row."""
+        if not self.binds_arrays:
+            await self.execute_many(statement.each, rows)
+            return
+        if not rows:
+            return
+        first, shared = rows[0], statement.shared
+        names = compile_sql(statement.arrays, "postgresql").names  # the arrays form is its
+        await self.execute(
+            statement.arrays,
+            {
+                name: first[name] if name in shared else [row[name] for row in rows]
+                for name in names
+            },
+        )
 
     @abc.abstractmethod
     async def fetch_all(self, sql: str, params: Params | None = None) -> list[Row]:

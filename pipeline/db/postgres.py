@@ -58,7 +58,6 @@ import asyncpg
 from pipeline.db.base import (
     Connection,
     Database,
-    ManyRows,
     Params,
     PoolCounters,
     PoolStats,
@@ -219,18 +218,6 @@ class PostgresConnection(Connection):
         arg_rows = [bind(compiled, row) for row in rows]
         with self._translated():
             await self._proxy.executemany(compiled.text, arg_rows)
-
-    async def execute_rows(self, statement: ManyRows, rows: Sequence[Params]) -> None:
-        if not rows:
-            return
-        compiled = compile_sql(statement.arrays, "postgresql")
-        first, shared = rows[0], statement.shared
-        args = [
-            first[name] if name in shared else [row[name] for row in rows]
-            for name in compiled.names
-        ]
-        with self._translated():
-            await self._proxy.execute(compiled.text, *args)
 
     async def fetch_all(self, sql: str, params: Params | None = None) -> list[Row]:
         return (await self.fetch_all_values(sql, params)).dicts()

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from pipeline.db import Connection, Params, Row
+from pipeline.db import Connection, Row
 
 __all__ = ["CHUNK", "ValuesIn", "chunks", "fetch_in", "in_list", "unnest_insert", "values_in"]
 
@@ -90,18 +90,13 @@ def values_in(sql: str, name: str, kind: str) -> ValuesIn:
     )
 
 
-async def fetch_in(
-    conn: Connection, statement: ValuesIn, values: Sequence[Any], params: Params | None = None
-) -> list[Row]:
-    """Every row ``statement`` returns for ``values`` (and ``params``)."""
+async def fetch_in(conn: Connection, statement: ValuesIn, values: Sequence[Any]) -> list[Row]:
+    """Every row ``statement`` returns for ``values``."""
     if not values:
         return []
     if conn.binds_arrays:
-        return await conn.fetch_all(
-            statement.arrays, {**(params or {}), statement.name: list(values)}
-        )
+        return await conn.fetch_all(statement.arrays, {statement.name: list(values)})
     rows: list[Row] = []
     for part in chunks(values):
-        _, listed = in_list(statement.name, part)
-        rows.extend(await conn.fetch_all(statement.chunked, {**(params or {}), **listed}))
+        rows.extend(await conn.fetch_all(statement.chunked, in_list(statement.name, part)[1]))
     return rows

@@ -239,3 +239,28 @@ def test_the_arrays_take_only_what_a_row_gives(statement: ManyRows) -> None:
     assert arrays <= each and statement.shared <= arrays
     if statement.each.startswith("INSERT"):
         assert arrays == each  # every column the one-row insert writes
+
+
+@pytest.mark.parametrize(
+    ("table", "types"),
+    [("products", products.PRODUCT_COLUMN_TYPES), ("hdus", products.HDU_COLUMN_TYPES)],
+)
+def test_the_arrays_types_are_the_schemas(table: str, types: dict[str, str]) -> None:
+    # The repositories spell the types out (they do not import SQLAlchemy);
+    # they must be what the declared schema makes on PostgreSQL.
+    from sqlalchemy.dialects import postgresql
+
+    from pipeline.db.schema import metadata
+
+    spelled = {
+        "text": "TEXT",
+        "bigint": "BIGINT",
+        "integer": "INTEGER",
+        "float8": "FLOAT",
+        "timestamptz": "TIMESTAMP WITH TIME ZONE",
+        "jsonb": "JSONB",
+        "json": "JSON",
+    }
+    columns = metadata.tables[table].c
+    declared = {name: columns[name].type.compile(dialect=postgresql.dialect()) for name in types}
+    assert declared == {name: spelled[kind] for name, kind in types.items()}
